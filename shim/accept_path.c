@@ -1,0 +1,90 @@
+#include "accept_path.h"
+
+#include "fdstate.h"
+#include "flags.h"
+#include "mode.h"
+#include "real.h"
+#include "retry.h"
+
+struct attempt {
+	const struct a4s_config *cfg;
+	struct a4s_call *call;
+	int sock_flags; /* what the new socket must end up with */
+	int done_flags; /* what the kernel already gave it */
+	bool plain;     /* a bare accept: nothing to add, nothing to inherit */
+};
+
+/* One accept, native or emulated. On the emulated path the kernel gives the
+ * socket no flags and a4s_fdstate_apply adds them afterwards. */
+static int attempt_once(void *ctx)
+{
+	struct attempt *a = ctx;
+	struct a4s_call *c = a->call;
+
+	if (a->plain)
+		return a4s_real_accept(c->listen_fd, c->addr, c->addrlen);
+	if (a4s_mode_wants_native(a->cfg->mode, a4s_mode_switched())) {
+		int r = a4s_real_accept4(c->listen_fd, c->addr, c->addrlen,
+					 a->sock_flags);
+		if (!a4s_mode_should_switch(a->cfg->mode, r)) {
+			a->done_flags = a->sock_flags;
+			return r;
+		}
+		a4s_mode_switch_to_emulation();
+	}
+	a->done_flags = 0;
+	return a4s_real_accept(c->listen_fd, c->addr, c->addrlen);
+}
+
+int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
+{
+	/* Checked before anything is dequeued, so a call with bad flags
+	 * leaves the pending connection where it was, in every mode. */
+	if (c->is_accept4 && !a4s_flags_valid(c->flags))
+		return -EINVAL;
+
+	bool bsd = !c->is_accept4 && cfg->inherit == A4S_INHERIT_BSD;
+	struct attempt a = {
+		.cfg = cfg,
+		.call = c,
+		.sock_flags = c->flags | cfg->add_flags,
+	};
+	a.plain = !c->is_accept4 && !bsd && a.sock_flags == 0;
+
+	int fd;
+	if (cfg->retry)
+		fd = a4s_retry_accept(attempt_once, &a, c->listen_fd, c->addrlen,
+				      &c->retries);
+	else
+		fd = attempt_once(&a);
+	if (fd < 0 || a.plain)
+		return fd;
+
+	struct a4s_fdstate have, want;
+	a4s_fdstate_fresh(&have, a.done_flags);
+	a4s_fdstate_fresh(&want, a.sock_flags);
+	if (bsd) {
+		/* Read after the accept, so that what is copied is the
+		 * listener's state when the call returns, and a call that
+		 * accepts nothing (EAGAIN) costs nothing more. Inherited first,
+		 * added flags on top. */
+		struct a4s_fdstate listener;
+		int r = a4s_fdstate_read(c->listen_fd, &listener);
+		if (r < 0) {
+			a4s_close(fd);
+			return r;
+		}
+		want.status |= listener.status;
+		want.owner = listener.owner;
+		want.sig = listener.sig;
+	}
+	int calls = a4s_fdstate_apply(fd, &have, &want);
+	if (calls < 0) {
+		/* No descriptor leaks: the caller never learns of this socket,
+		 * so it is closed here, with the failing step's errno. */
+		a4s_close(fd);
+		return calls;
+	}
+	c->emulated = calls > 0;
+	return fd;
+}

@@ -1,0 +1,60 @@
+/*
+ * The configuration: every ACCEPT4SHIM_* variable, parsed once into one
+ * read-only struct. Nothing on the call path reads the environment.
+ */
+#ifndef A4S_CONFIG_H
+#define A4S_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sys.h"
+
+enum a4s_mode { A4S_MODE_AUTO, A4S_MODE_NATIVE, A4S_MODE_EMULATE };
+enum a4s_inherit { A4S_INHERIT_LINUX, A4S_INHERIT_BSD };
+enum a4s_log_kind { A4S_LOG_NONE, A4S_LOG_STDERR, A4S_LOG_SYSLOG, A4S_LOG_FILE };
+enum a4s_log_format { A4S_FORMAT_TEXT, A4S_FORMAT_JSON };
+
+struct a4s_config {
+	enum a4s_mode mode;
+	enum a4s_inherit inherit;
+	bool retry;
+	int add_flags; /* SOCK_NONBLOCK and/or SOCK_CLOEXEC */
+	enum a4s_log_kind log_kind;
+	/* A4S_LOG_FILE: the path as given, %p not yet expanded. Points into
+	 * the environment while parsing; the loader keeps its own copy. */
+	const char *log_path;
+	enum a4s_log_format log_format;
+	bool stats;
+};
+
+/* Returns the value of a variable or NULL; secure_getenv in the library,
+ * a table in the unit tests. */
+typedef const char *a4s_lookup_fn(const char *name, void *ctx);
+
+/* Where the parser writes its complaints: one line per bad variable, each
+ * ending in '\n'. A complaint that does not fit is cut, never split. */
+struct a4s_diag {
+	char *buf;
+	size_t size;
+	size_t len;
+	int count;
+};
+
+/* Fills *cfg from lookup: defaults for unset or empty variables, defaults
+ * plus one complaint in *diag for a value that does not parse. */
+A4S_HIDDEN void a4s_config_parse(struct a4s_config *cfg, a4s_lookup_fn *lookup,
+				 void *ctx, struct a4s_diag *diag);
+
+/* The single-variable parsers, true when the value is valid. */
+A4S_HIDDEN bool a4s_parse_mode(const char *s, enum a4s_mode *out);
+A4S_HIDDEN bool a4s_parse_inherit(const char *s, enum a4s_inherit *out);
+A4S_HIDDEN bool a4s_parse_retry(const char *s, bool *out);
+A4S_HIDDEN bool a4s_parse_add_flags(const char *s, int *out);
+A4S_HIDDEN bool a4s_parse_log(const char *s, enum a4s_log_kind *kind,
+			      const char **path);
+A4S_HIDDEN bool a4s_parse_log_format(const char *s, enum a4s_log_format *out);
+A4S_HIDDEN bool a4s_parse_stats(const char *s, bool *out);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * The exported edge: the only place that sets errno. Each entry point is
+ * the same few lines around a4s_accept_call.
+ */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include <accept4shim.h>
+#include "accept_path.h"
+#include "errnames.h"
+#include "init.h"
+#include "sink.h"
+#include "stats.h"
+#include "trace.h"
+
+#define A4S_EXPORT __attribute__((visibility("default")))
+
+static int finish(const struct a4s_config *cfg, struct a4s_call *c)
+{
+	int saved_errno = errno;
+	bool tracing = cfg->log_kind != A4S_LOG_NONE && a4s_sink_enabled();
+	uint64_t started = tracing ? a4s_monotonic_ns() : 0;
+
+	int r = a4s_accept_call(cfg, c);
+
+	a4s_stats_count(c, r);
+	if (tracing)
+		a4s_trace_call(cfg, c, r, started);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	errno = saved_errno; /* the trace's own calls may have set it */
+	return r;
+}
+
+A4S_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct a4s_config scratch;
+	struct a4s_call c = { .listen_fd = fd, .addr = addr, .addrlen = addrlen };
+	return finish(a4s_config_get(&scratch), &c);
+}
+
+A4S_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	struct a4s_config scratch;
+	struct a4s_call c = { .listen_fd = fd, .addr = addr, .addrlen = addrlen,
+			      .flags = flags, .is_accept4 = true };
+	return finish(a4s_config_get(&scratch), &c);
+}
+
+A4S_EXPORT const char *accept4shim_version(void)
+{
+	return ACCEPT4SHIM_VERSION_STRING;
+}
+
+A4S_EXPORT const char *accept4shim_errno_name(int err)
+{
+	return a4s_errno_name(err);
+}

@@ -1,0 +1,16 @@
+/* Loading: the configuration parsed once, the destination opened once, the
+ * fork handler registered once, whichever comes first of our constructor
+ * and the program's first call. */
+#ifndef A4S_INIT_H
+#define A4S_INIT_H
+
+#include "config.h"
+
+/*
+ * The configuration in force. While another thread is still loading it,
+ * the caller gets `scratch` filled in from the environment instead, with the
+ * trace off for that one call (the destination is opened only once).
+ */
+A4S_HIDDEN const struct a4s_config *a4s_config_get(struct a4s_config *scratch);
+
+#endif

@@ -1,0 +1,106 @@
+#include "stats.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include <accept4shim.h>
+#include "record.h"
+#include "self.h"
+
+/* Relaxed atomics: each counter is exact, and no reader needs them to agree
+ * with each other at one instant. */
+static struct {
+	atomic_uint_fast64_t calls, accepted, failed, emulated, retried_calls,
+		retries, dropped;
+	atomic_uint_fast64_t errors[ACCEPT4SHIM_ERRNO_SLOTS];
+} counters;
+
+#define ADD(c, n) atomic_fetch_add_explicit(&(c), (n), memory_order_relaxed)
+#define GET(c) ((uint64_t)atomic_load_explicit(&(c), memory_order_relaxed))
+
+void a4s_stats_count(const struct a4s_call *c, int result)
+{
+	ADD(counters.calls, 1);
+	if (result >= 0) {
+		ADD(counters.accepted, 1);
+	} else {
+		ADD(counters.failed, 1);
+		int e = -result;
+		ADD(counters.errors[e < ACCEPT4SHIM_ERRNO_SLOTS ? e : 0], 1);
+	}
+	if (c->emulated)
+		ADD(counters.emulated, 1);
+	if (c->retries) {
+		ADD(counters.retried_calls, 1);
+		ADD(counters.retries, c->retries);
+	}
+}
+
+void a4s_stats_dropped(void)
+{
+	ADD(counters.dropped, 1);
+}
+
+/* In a forked child: each process counts its own calls. */
+void a4s_stats_reset(void)
+{
+	atomic_store(&counters.calls, 0);
+	atomic_store(&counters.accepted, 0);
+	atomic_store(&counters.failed, 0);
+	atomic_store(&counters.emulated, 0);
+	atomic_store(&counters.retried_calls, 0);
+	atomic_store(&counters.retries, 0);
+	atomic_store(&counters.dropped, 0);
+	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
+		atomic_store(&counters.errors[i], 0);
+}
+
+static void snapshot(struct accept4shim_stats *s)
+{
+	s->calls = GET(counters.calls);
+	s->accepted = GET(counters.accepted);
+	s->failed = GET(counters.failed);
+	s->emulated = GET(counters.emulated);
+	s->retried_calls = GET(counters.retried_calls);
+	s->retries = GET(counters.retries);
+	s->dropped = GET(counters.dropped);
+	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
+		s->errors[i] = GET(counters.errors[i]);
+}
+
+size_t a4s_stats_summary(enum a4s_log_format fmt, char *buf, size_t size)
+{
+	struct accept4shim_stats s;
+	snapshot(&s);
+	if (!s.calls)
+		return 0;
+	struct a4s_summary sum = {
+		.pid = a4s_self_pid(),
+		.calls = s.calls,
+		.accepted = s.accepted,
+		.failed = s.failed,
+		.emulated = s.emulated,
+		.retried_calls = s.retried_calls,
+		.retries = s.retries,
+		.dropped = s.dropped,
+		.errors = s.errors,
+		.nerrors = ACCEPT4SHIM_ERRNO_SLOTS,
+	};
+	clock_gettime(CLOCK_REALTIME, &sum.ts);
+	return a4s_format_summary(&sum, fmt, buf, size);
+}
+
+__attribute__((visibility("default"))) int
+accept4shim_get_stats(struct accept4shim_stats *out, size_t size)
+{
+	/* An older caller's struct may be shorter, never shorter than the
+	 * fixed counters; copy what it has room for. */
+	struct accept4shim_stats s;
+	if (!out || size < offsetof(struct accept4shim_stats, errors)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snapshot(&s);
+	memcpy(out, &s, size < sizeof(s) ? size : sizeof(s));
+	return 0;
+}

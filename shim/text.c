@@ -1,0 +1,152 @@
+#include "text.h"
+
+#include <string.h>
+
+void a4s_put_bytes(struct a4s_buf *b, const void *s, size_t n)
+{
+	if (b->full || n > b->size - b->len) {
+		b->full = true;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+void a4s_put(struct a4s_buf *b, const char *s)
+{
+	a4s_put_bytes(b, s, strlen(s));
+}
+
+void a4s_put_char(struct a4s_buf *b, char c)
+{
+	a4s_put_bytes(b, &c, 1);
+}
+
+void a4s_put_u64(struct a4s_buf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	a4s_put_bytes(b, tmp + i, sizeof(tmp) - i);
+}
+
+void a4s_put_i64(struct a4s_buf *b, int64_t v)
+{
+	if (v < 0) {
+		a4s_put_char(b, '-');
+		a4s_put_u64(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		a4s_put_u64(b, (uint64_t)v);
+	}
+}
+
+void a4s_put_u64_width(struct a4s_buf *b, uint64_t v, int width)
+{
+	char tmp[20];
+	if (width > 20)
+		width = 20;
+	for (int i = width - 1; i >= 0; i--) {
+		tmp[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	a4s_put_bytes(b, tmp, (size_t)width);
+}
+
+void a4s_put_hex(struct a4s_buf *b, unsigned v)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[8];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = digits[v & 0xf];
+		v >>= 4;
+	} while (v);
+	a4s_put_bytes(b, tmp + i, sizeof(tmp) - i);
+}
+
+static void put_u00(struct a4s_buf *b, unsigned char c)
+{
+	static const char digits[] = "0123456789abcdef";
+	char esc[6] = { '\\', 'u', '0', '0', digits[c >> 4], digits[c & 0xf] };
+	a4s_put_bytes(b, esc, sizeof(esc));
+}
+
+/* Length of the valid UTF-8 sequence starting at s (at most n bytes), or 0.
+ * Overlong forms, surrogates and values past U+10FFFF are not valid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+void a4s_put_escaped_json(struct a4s_buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = u[i];
+		if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+			a4s_put_bytes(b, esc, 2);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			put_u00(b, c);
+			i++;
+		} else if (c < 0x80) {
+			a4s_put_char(b, (char)c);
+			i++;
+		} else {
+			size_t len = utf8_len(u + i, n - i);
+			if (len) {
+				a4s_put_bytes(b, u + i, len);
+				i += len;
+			} else {
+				/* Not UTF-8: shown as the code point of the same
+				 * value, so no byte is lost from sight. */
+				put_u00(b, c);
+				i++;
+			}
+		}
+	}
+}
+
+void a4s_put_escaped_text(struct a4s_buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\\') {
+			a4s_put_bytes(b, "\\\\", 2);
+		} else if (c > 0x20 && c < 0x7f) {
+			a4s_put_char(b, (char)c);
+		} else {
+			static const char digits[] = "0123456789abcdef";
+			char esc[4] = { '\\', 'x', digits[c >> 4], digits[c & 0xf] };
+			a4s_put_bytes(b, esc, sizeof(esc));
+		}
+	}
+}

@@ -1,0 +1,42 @@
+/*
+ * Bounded text building into a caller's buffer: no malloc, no stdio, no
+ * locale, so it is safe inside a signal handler. A write that does not fit
+ * sets .full and leaves the buffer as it was up to that point; callers
+ * decide whether a cut line is still worth having.
+ */
+#ifndef A4S_TEXT_H
+#define A4S_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sys.h"
+
+struct a4s_buf {
+	char *p;
+	size_t size;
+	size_t len;
+	bool full;
+};
+
+#define A4S_BUF_INIT(array) { (array), sizeof(array), 0, false }
+
+A4S_HIDDEN void a4s_put_bytes(struct a4s_buf *b, const void *s, size_t n);
+A4S_HIDDEN void a4s_put(struct a4s_buf *b, const char *s);
+A4S_HIDDEN void a4s_put_char(struct a4s_buf *b, char c);
+A4S_HIDDEN void a4s_put_u64(struct a4s_buf *b, uint64_t v);
+A4S_HIDDEN void a4s_put_i64(struct a4s_buf *b, int64_t v);
+/* v in exactly `width` digits, zero-padded on the left. */
+A4S_HIDDEN void a4s_put_u64_width(struct a4s_buf *b, uint64_t v, int width);
+A4S_HIDDEN void a4s_put_hex(struct a4s_buf *b, unsigned v);
+
+/* The bytes as the inside of a JSON string: quote, backslash and every
+ * control byte escaped, bytes >= 0x80 that are not valid UTF-8 as \u00XX
+ * (so the output is always valid JSON, whatever the name held). */
+A4S_HIDDEN void a4s_put_escaped_json(struct a4s_buf *b, const char *s, size_t n);
+/* For terminals: printable ASCII as is (backslash doubled), everything else,
+ * spaces included, as \xNN, so a field never breaks a line or a column. */
+A4S_HIDDEN void a4s_put_escaped_text(struct a4s_buf *b, const char *s, size_t n);
+
+#endif

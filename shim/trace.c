@@ -1,0 +1,57 @@
+#include "trace.h"
+
+#include <sys/socket.h>
+#include <time.h>
+
+#include "record.h"
+#include "self.h"
+#include "sink.h"
+
+uint64_t a4s_monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
+		    int result, uint64_t started_ns)
+{
+	uint64_t ended_ns = a4s_monotonic_ns();
+	struct sockaddr_storage local, peer;
+	socklen_t local_len = sizeof(local), peer_len = sizeof(peer);
+	struct a4s_record r = {
+		.pid = a4s_self_pid(),
+		.tid = a4s_self_tid(),
+		.is_accept4 = c->is_accept4,
+		.listen_fd = c->listen_fd,
+		.flags = c->flags,
+		.fd = result >= 0 ? result : -1,
+		.err = result >= 0 ? 0 : -result,
+		.emulated = c->emulated,
+		.retries = c->retries,
+		.dur_ns = ended_ns - started_ns,
+	};
+	clock_gettime(CLOCK_REALTIME, &r.ts);
+
+	if (a4s_getsockname(c->listen_fd, (struct sockaddr *)&local, &local_len) == 0) {
+		r.local = (struct sockaddr *)&local;
+		r.local_len = local_len;
+	}
+	/*
+	 * The peer is asked of the new socket, not read from the caller's
+	 * addr: whether the kernel truncated that buffer depends on the
+	 * *addrlen the caller passed in, which the library may not read
+	 * before the kernel has, and afterwards it holds the full length.
+	 */
+	if (result >= 0 &&
+	    a4s_getpeername(result, (struct sockaddr *)&peer, &peer_len) == 0) {
+		r.peer = (struct sockaddr *)&peer;
+		r.peer_len = peer_len;
+	}
+
+	char line[A4S_RECORD_MAX];
+	size_t len = a4s_format_record(&r, cfg->log_format, line, sizeof(line));
+	if (len)
+		a4s_sink_write(line, len);
+}
