@@ -193,7 +193,7 @@ static void complain(struct a4s_diag *diag, const char *var, const char *value,
 	diag->len += n;
 }
 
-static const char *value_of(a4s_lookup_fn *lookup, void *ctx, const char *name)
+static const char *value_of(a4s_lookup_fn *lookup, const void *ctx, const char *name)
 {
 	const char *v = lookup(name, ctx);
 	/* An empty value means the default: VAR= is how shells unset things
@@ -201,7 +201,7 @@ static const char *value_of(a4s_lookup_fn *lookup, void *ctx, const char *name)
 	return v && *v ? v : NULL;
 }
 
-void a4s_config_parse(struct a4s_config *cfg, a4s_lookup_fn *lookup, void *ctx,
+void a4s_config_parse(struct a4s_config *cfg, a4s_lookup_fn *lookup, const void *ctx,
 		      struct a4s_diag *diag)
 {
 	const char *v;

@@ -31,7 +31,7 @@ struct a4s_config {
 
 /* Returns the value of a variable or NULL; secure_getenv in the library,
  * a table in the unit tests. */
-typedef const char *a4s_lookup_fn(const char *name, void *ctx);
+typedef const char *a4s_lookup_fn(const char *name, const void *ctx);
 
 /* Where the parser writes its complaints: one line per bad variable, each
  * ending in '\n'. A complaint that does not fit is cut, never split. */
@@ -45,7 +45,7 @@ struct a4s_diag {
 /* Fills *cfg from lookup: defaults for unset or empty variables, defaults
  * plus one complaint in *diag for a value that does not parse. */
 A4S_HIDDEN void a4s_config_parse(struct a4s_config *cfg, a4s_lookup_fn *lookup,
-				 void *ctx, struct a4s_diag *diag);
+				 const void *ctx, struct a4s_diag *diag);
 
 /* The single-variable parsers, true when the value is valid. */
 A4S_HIDDEN bool a4s_parse_mode(const char *s, enum a4s_mode *out);

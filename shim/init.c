@@ -19,7 +19,7 @@ static atomic_int state = UNLOADED;
 
 /* secure_getenv: in a set-user-ID or otherwise secure-execution process the
  * environment belongs to someone else, so every variable reads as unset. */
-static const char *from_environment(const char *name, void *ctx)
+static const char *from_environment(const char *name, const void *ctx)
 {
 	(void)ctx;
 	return secure_getenv(name);

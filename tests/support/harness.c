@@ -1,0 +1,264 @@
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+bool t_is_child;
+
+void t_child_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	_exit(1);
+}
+
+const char *t_family_name(enum t_family f)
+{
+	static const char *const names[] = { "tcp4", "tcp6", "unix-path", "unix-abstract" };
+	return (unsigned)f < T_FAMILIES ? names[f] : "?";
+}
+
+void t_listen(struct t_listener *l, enum t_family f, int sock_flags)
+{
+	static int serial;
+	memset(l, 0, sizeof(*l));
+	l->family = f;
+	switch (f) {
+	case T_TCP4: {
+		struct sockaddr_in *in = (struct sockaddr_in *)&l->addr;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		l->addrlen = sizeof(*in);
+		break;
+	}
+	case T_TCP6: {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&l->addr;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = in6addr_loopback;
+		l->addrlen = sizeof(*in6);
+		break;
+	}
+	case T_UNIX_PATH:
+	case T_UNIX_ABSTRACT: {
+		struct sockaddr_un *un = (struct sockaddr_un *)&l->addr;
+		un->sun_family = AF_UNIX;
+		int n = snprintf(l->path, sizeof(l->path), "/tmp/a4s-test-%d-%d.sock",
+				 (int)getpid(), serial++);
+		if (f == T_UNIX_PATH) {
+			memcpy(un->sun_path, l->path, (size_t)n + 1);
+			unlink(l->path);
+			l->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+		} else {
+			un->sun_path[0] = '\0';
+			memcpy(un->sun_path + 1, l->path, (size_t)n);
+			l->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+			l->path[0] = '\0';
+		}
+		break;
+	}
+	default:
+		T_ASSERT(0, "bad family %d", f);
+	}
+	l->fd = socket(l->addr.ss_family, SOCK_STREAM | sock_flags, 0);
+	T_CHECK(l->fd >= 0);
+	if (f == T_TCP4 || f == T_TCP6) {
+		int one = 1;
+		setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
+	T_CHECK(bind(l->fd, (struct sockaddr *)&l->addr, l->addrlen) == 0);
+	T_CHECK(listen(l->fd, 128) == 0);
+	/* Learn the port the kernel chose. */
+	socklen_t len = sizeof(l->addr);
+	T_CHECK(getsockname(l->fd, (struct sockaddr *)&l->addr, &len) == 0);
+	l->addrlen = len;
+}
+
+void t_close_listener(struct t_listener *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	if (l->family == T_UNIX_PATH && l->path[0])
+		unlink(l->path);
+}
+
+/* The child holds its connections until the parent writes to (or closes)
+ * the pipe; its pid is returned and the pipe's write end is kept in a small
+ * table keyed by pid. */
+static struct {
+	pid_t pid;
+	int release_fd;
+} clients[16];
+
+pid_t t_clients(const struct t_listener *l, int n)
+{
+	int ready[2], release[2];
+	T_CHECK(pipe2(ready, O_CLOEXEC) == 0);
+	T_CHECK(pipe2(release, O_CLOEXEC) == 0);
+	pid_t pid = fork();
+	T_CHECK(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		close(release[1]);
+		for (int i = 0; i < n; i++) {
+			int c = socket(l->addr.ss_family, SOCK_STREAM, 0);
+			if (c < 0 || connect(c, (const struct sockaddr *)&l->addr, l->addrlen) != 0)
+				_exit(3);
+		}
+		char b = 'r';
+		if (write(ready[1], &b, 1) != 1)
+			_exit(4);
+		(void)read(release[0], &b, 1); /* until the parent says so */
+		_exit(0);
+	}
+	close(ready[1]);
+	close(release[0]);
+	char b;
+	T_CHECK(read(ready[0], &b, 1) == 1);
+	close(ready[0]);
+	for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+		if (clients[i].pid == 0) {
+			clients[i].pid = pid;
+			clients[i].release_fd = release[1];
+			return pid;
+		}
+	}
+	T_ASSERT(0, "too many client children at once");
+	return -1;
+}
+
+void t_clients_done(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+		if (clients[i].pid == pid) {
+			close(clients[i].release_fd);
+			clients[i].pid = 0;
+		}
+	}
+	int status;
+	T_CHECK(waitpid(pid, &status, 0) == pid);
+	T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		 "client child failed, status %d", status);
+}
+
+bool t_wait_readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, ms) == 1;
+}
+
+bool t_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	T_CHECK(fl >= 0);
+	return (fl & O_NONBLOCK) != 0;
+}
+
+bool t_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+	T_CHECK(fl >= 0);
+	return (fl & FD_CLOEXEC) != 0;
+}
+
+int t_status_flags(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	T_CHECK(fl >= 0);
+	return fl;
+}
+
+int t_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	T_CHECK(d != NULL);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own descriptor */
+}
+
+int t_in_child(t_child_fn *fn, void *arg)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	T_CHECK(pid >= 0);
+	if (pid == 0) {
+		t_is_child = true;
+		fn(arg);
+		_exit(0);
+	}
+	int status;
+	T_CHECK(waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+static void install(struct sock_filter *f, unsigned short n)
+{
+	struct sock_fprog prog = { .len = n, .filter = f };
+	T_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	T_CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+}
+
+#define ARCH_CHECK                                                              \
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),            \
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+
+void t_seccomp_fail_syscall(long nr, int err)
+{
+	struct sock_filter f[] = {
+		ARCH_CHECK,
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	install(f, sizeof(f) / sizeof(f[0]));
+}
+
+void t_seccomp_fail_fcntl(int cmd, int err)
+{
+	struct sock_filter f[] = {
+		ARCH_CHECK,
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fcntl, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)cmd, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	install(f, sizeof(f) / sizeof(f[0]));
+}
+
+const char *t_library_path(void)
+{
+	const char *p = getenv("A4S_LIBRARY");
+	return p ? p : A4S_LIBRARY_DEFAULT;
+}

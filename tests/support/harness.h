@@ -1,0 +1,95 @@
+/*
+ * What the test suites share: real listeners, clients in forked children,
+ * looking at a descriptor's flags, counting descriptors, and seccomp
+ * filters that make the kernel fail a call on purpose.
+ *
+ * Every helper that can fail calls ck_abort_msg (through T_CHECK), so a
+ * test reads as a list of facts. Anything that changes the whole process
+ * for good (a seccomp filter, a resource limit) is done inside
+ * t_in_child(), so the suites also run with CK_FORK=no under valgrind.
+ */
+#ifndef A4S_TEST_HARNESS_H
+#define A4S_TEST_HARNESS_H
+
+#include <check.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/*
+ * T_ASSERT works both in a test and inside t_in_child(): Check's own
+ * ck_assert would, under CK_FORK=no, longjmp from the forked child back into
+ * the runner and go on running the other tests there. In a child, T_ASSERT
+ * prints the failure and exits 1 instead; the parent then fails the test.
+ * Use T_ASSERT (or T_CHECK, which adds strerror(errno)) in code that may run
+ * in a child; plain ck_assert_* is fine in the test body itself.
+ */
+extern bool t_is_child;
+void t_child_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
+#define T_ASSERT(expr, ...)                                              \
+	do {                                                             \
+		if (!(expr)) {                                           \
+			if (t_is_child)                                  \
+				t_child_fail(__FILE__, __LINE__, __VA_ARGS__); \
+			ck_abort_msg(__VA_ARGS__);                       \
+		}                                                        \
+	} while (0)
+#define T_CHECK(expr) T_ASSERT((expr), "%s failed: %s", #expr, strerror(errno))
+
+/* The listener kinds the integration suites run every case on. */
+enum t_family { T_TCP4, T_TCP6, T_UNIX_PATH, T_UNIX_ABSTRACT, T_FAMILIES };
+
+struct t_listener {
+	int fd;
+	enum t_family family;
+	struct sockaddr_storage addr; /* where clients connect */
+	socklen_t addrlen;
+	char path[108];               /* T_UNIX_PATH: removed by t_close_listener */
+};
+
+const char *t_family_name(enum t_family f);
+/* A listening stream socket on 127.0.0.1, ::1 or AF_UNIX, port or name
+ * chosen by the kernel or unique per process; sock_flags go to socket(2). */
+void t_listen(struct t_listener *l, enum t_family f, int sock_flags);
+
+void t_close_listener(struct t_listener *l);
+
+/* Forks a child that connects n times to l (keeping the connections open
+ * until t_clients_done) and waits until all n are in l's accept queue. */
+pid_t t_clients(const struct t_listener *l, int n);
+/* Closes the clients' connections and reaps the child. */
+void t_clients_done(pid_t pid);
+
+/* Waits until fd is readable (a connection queued), at most ms. */
+bool t_wait_readable(int fd, int ms);
+
+bool t_nonblocking(int fd);
+bool t_cloexec(int fd);
+int t_status_flags(int fd); /* F_GETFL */
+/* Descriptors open in this process, from /proc/self/fd. */
+int t_count_fds(void);
+
+/*
+ * Runs fn(arg) in a forked child and returns its exit status (0 = passed).
+ * Inside fn, use T_ASSERT/T_CHECK: a failure prints its message to stderr
+ * and makes the child exit 1.
+ */
+typedef void t_child_fn(void *arg);
+int t_in_child(t_child_fn *fn, void *arg);
+#define T_IN_CHILD(fn, arg) ck_assert_int_eq(t_in_child((fn), (arg)), 0)
+/* Use T_ASSERT, not ck_assert, inside fn. */
+
+/* Installs a seccomp filter in this process (use it in t_in_child):
+ * the system call nr fails with err, every other call runs. */
+void t_seccomp_fail_syscall(long nr, int err);
+/* fcntl(fd, cmd, ...) fails with err, other fcntl commands run. */
+void t_seccomp_fail_fcntl(int cmd, int err);
+
+/* Path of the built library (from the build system), for tests that run
+ * programs under LD_PRELOAD themselves. */
+const char *t_library_path(void);
+
+#endif
