@@ -21,7 +21,11 @@ static int attempt_once(void *ctx)
 	struct attempt *a = ctx;
 	struct a4s_call *c = a->call;
 
-	if (a->plain)
+	/* accept() with no flag to add is a plain accept in every mode, also
+	 * under INHERIT=bsd (which copies the listener's state afterwards):
+	 * accept4(0) would gain nothing, and where a sandbox refuses accept4
+	 * it would turn the program's accept() into ENOSYS under MODE=native. */
+	if (!c->is_accept4 && a->sock_flags == 0)
 		return a4s_real_accept(c->listen_fd, c->addr, c->addrlen);
 	if (a4s_mode_wants_native(a->cfg->mode, a4s_mode_switched())) {
 		int r = a4s_real_accept4(c->listen_fd, c->addr, c->addrlen,
