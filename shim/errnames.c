@@ -136,6 +136,7 @@ static const char *const names[] = {
 	[EOWNERDEAD] = "EOWNERDEAD",
 	[ENOTRECOVERABLE] = "ENOTRECOVERABLE",
 	[ERFKILL] = "ERFKILL",
+	[EHWPOISON] = "EHWPOISON",
 };
 
 const char *a4s_errno_name(int err)

@@ -10,12 +10,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -261,4 +265,154 @@ const char *t_library_path(void)
 {
 	const char *p = getenv("A4S_LIBRARY");
 	return p ? p : A4S_LIBRARY_DEFAULT;
+}
+
+/* The counts live in shared memory, written by the helper, read here. */
+static struct t_counts {
+	long nr[T_COUNT_MAX];
+	int n;
+	_Atomic long count[T_COUNT_MAX];
+} *counts;
+
+static void send_fd(int sock, int fd)
+{
+	char data = 'f';
+	struct iovec iov = { &data, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	T_CHECK(sendmsg(sock, &m, 0) == 1);
+}
+
+static int recv_fd(int sock)
+{
+	char data;
+	struct iovec iov = { &data, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	if (recvmsg(sock, &m, 0) != 1)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* The helper: receives the listener, then counts and lets through every
+ * notified call until the counted process is gone. It has no filter of its
+ * own (it was forked before the filter went in). */
+static void __attribute__((noreturn)) count_helper(int sock)
+{
+	int nfd = recv_fd(sock);
+	if (nfd < 0)
+		_exit(2);
+	struct seccomp_notif_sizes sizes;
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0)
+		_exit(3);
+	/* The kernel's structs may be larger than this header's. */
+	union {
+		struct seccomp_notif n;
+		char room[1024];
+	} req;
+	union {
+		struct seccomp_notif_resp r;
+		char room[1024];
+	} resp;
+	if (sizes.seccomp_notif > sizeof(req) || sizes.seccomp_notif_resp > sizeof(resp))
+		_exit(4);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = nfd, .events = POLLIN },
+				       { .fd = sock, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(5);
+		}
+		/* The counted process closed its end: it has exited. */
+		if (p[1].revents || (p[0].revents & (POLLHUP | POLLERR)))
+			_exit(0);
+		memset(&req, 0, sizeof(req));
+		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)
+			continue; /* the caller was interrupted meanwhile */
+		for (int i = 0; i < counts->n; i++)
+			if (counts->nr[i] == req.n.data.nr)
+				atomic_fetch_add(&counts->count[i], 1);
+		memset(&resp, 0, sizeof(resp));
+		resp.r.id = req.n.id;
+		resp.r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		(void)ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+}
+
+void t_count_syscalls(const long *nrs, int n)
+{
+	T_ASSERT(n > 0 && n <= T_COUNT_MAX && !counts, "t_count_syscalls: once, 1..%d calls",
+		 T_COUNT_MAX);
+	counts = mmap(NULL, sizeof(*counts), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	T_CHECK(counts != MAP_FAILED);
+	counts->n = n;
+	for (int i = 0; i < n; i++)
+		counts->nr[i] = nrs[i];
+
+	int sv[2];
+	T_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	pid_t pid = fork();
+	T_CHECK(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		count_helper(sv[1]);
+	}
+	close(sv[1]);
+
+	struct sock_filter f[3 + 2 * T_COUNT_MAX + 1];
+	unsigned short k = 0;
+	struct sock_filter head[] = { ARCH_CHECK };
+	memcpy(f, head, sizeof(head));
+	k = 3;
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	for (int i = 0; i < n; i++) {
+		/* The last compare falls through to ALLOW, each match jumps to
+		 * the NOTIF at the end. */
+		unsigned char to_notif = (unsigned char)(n - 1 - i + 1);
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						      (unsigned)nrs[i], to_notif, 0);
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+	struct sock_fprog prog = { .len = k, .filter = f };
+	T_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	long nfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			   SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	T_CHECK(nfd >= 0);
+	send_fd(sv[0], (int)nfd);
+	close((int)nfd);
+	/* sv[0] stays open (close-on-exec) until this process ends: the
+	 * helper takes its closing as the sign to go. */
+}
+
+long t_syscalls_counted(long nr)
+{
+	T_ASSERT(counts != NULL, "t_syscalls_counted before t_count_syscalls");
+	for (int i = 0; i < counts->n; i++)
+		if (counts->nr[i] == nr)
+			return atomic_load(&counts->count[i]);
+	T_ASSERT(0, "system call %ld is not counted", nr);
+	return -1;
 }

@@ -92,4 +92,19 @@ void t_seccomp_fail_fcntl(int cmd, int err);
  * programs under LD_PRELOAD themselves. */
 const char *t_library_path(void);
 
+/*
+ * Counts system calls exactly, without changing them (use it in
+ * t_in_child: the seccomp filter stays for good). nrs[] are the numbers to
+ * count, at most T_COUNT_MAX. Each such call stops at a
+ * SECCOMP_RET_USER_NOTIF filter, is counted by a helper process and goes on
+ * unchanged (SECCOMP_USER_NOTIF_FLAG_CONTINUE); the count is raised before
+ * the call proceeds, so it is exact once the call has returned. Children
+ * forked afterwards inherit the filter and are counted too: start their
+ * clients first. Do not count sendmsg or close (used to set this up).
+ */
+#define T_COUNT_MAX 8
+void t_count_syscalls(const long *nrs, int n);
+/* How many calls of nr the process has made since t_count_syscalls. */
+long t_syscalls_counted(long nr);
+
 #endif
