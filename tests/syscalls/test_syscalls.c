@@ -91,7 +91,7 @@ static int probe(const char *kind, const char *call)
 
 /* ---- running it under strace -------------------------------------------- */
 
-#define MAX_CALLS 32
+#define MAX_CALLS 160
 
 struct trace {
 	int n;
