@@ -1,0 +1,277 @@
+/*
+ * accept4shim [OPTION]... [--] COMMAND [ARG]...
+ *
+ * Runs COMMAND with libaccept4shim.so first in LD_PRELOAD and the
+ * ACCEPT4SHIM_* variables set from the options. It execs, never forks, so
+ * the command keeps the wrapper's pid, its signals and its exit status.
+ *
+ * Option values are checked with the library's own parsers (shim/config.c
+ * is compiled in), so the wrapper accepts exactly what the library does and
+ * a typo is caught here, with exit status 2, rather than reported by every
+ * process the command starts.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "library.h"
+#include "target.h"
+
+/* Exit statuses, as env(1), nice(1) and timeout(1) use them. */
+enum {
+	EXIT_USAGE = 2,
+	EXIT_OWN_FAILURE = 125, /* the wrapper itself failed: no library */
+	EXIT_CANNOT_RUN = 126,
+	EXIT_NOT_FOUND = 127,
+};
+
+enum setting { S_MODE, S_INHERIT, S_RETRY, S_ADD_FLAGS, S_LOG, S_LOG_FORMAT, S_STATS, S_COUNT };
+enum { OPT_DRY_RUN = S_COUNT, OPT_HELP, OPT_VERSION };
+
+struct variable {
+	const char *option;
+	const char *name;
+	const char *accepted; /* for the complaint; "" for options without a value */
+	bool (*valid)(const char *value);
+};
+
+static bool valid_mode(const char *s)
+{
+	enum a4s_mode v;
+	return a4s_parse_mode(s, &v);
+}
+
+static bool valid_inherit(const char *s)
+{
+	enum a4s_inherit v;
+	return a4s_parse_inherit(s, &v);
+}
+
+static bool valid_add_flags(const char *s)
+{
+	int v;
+	return a4s_parse_add_flags(s, &v);
+}
+
+static bool valid_log(const char *s)
+{
+	enum a4s_log_kind kind;
+	const char *path;
+	return a4s_parse_log(s, &kind, &path);
+}
+
+static bool valid_log_format(const char *s)
+{
+	enum a4s_log_format v;
+	return a4s_parse_log_format(s, &v);
+}
+
+static const struct variable variables[S_COUNT] = {
+	[S_MODE] = { "mode", "ACCEPT4SHIM_MODE", "auto, native, emulate", valid_mode },
+	[S_INHERIT] = { "inherit", "ACCEPT4SHIM_INHERIT", "linux, bsd", valid_inherit },
+	[S_RETRY] = { "retry", "ACCEPT4SHIM_RETRY", "", NULL },
+	[S_ADD_FLAGS] = { "add-flags", "ACCEPT4SHIM_ADD_FLAGS",
+			  "SOCK_CLOEXEC, SOCK_NONBLOCK, both joined by | or ',', or empty",
+			  valid_add_flags },
+	[S_LOG] = { "log", "ACCEPT4SHIM_LOG",
+		    "empty, stderr, syslog, or an absolute file path", valid_log },
+	[S_LOG_FORMAT] = { "log-format", "ACCEPT4SHIM_LOG_FORMAT", "text, json",
+			   valid_log_format },
+	[S_STATS] = { "stats", "ACCEPT4SHIM_STATS", "", NULL },
+};
+
+static const struct option long_options[] = {
+	{ "mode", required_argument, NULL, S_MODE },
+	{ "inherit", required_argument, NULL, S_INHERIT },
+	{ "retry", no_argument, NULL, S_RETRY },
+	{ "add-flags", required_argument, NULL, S_ADD_FLAGS },
+	{ "log", required_argument, NULL, S_LOG },
+	{ "log-format", required_argument, NULL, S_LOG_FORMAT },
+	{ "stats", no_argument, NULL, S_STATS },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *out)
+{
+	fputs("Usage: accept4shim [OPTION]... [--] COMMAND [ARG]...\n"
+	      "Run COMMAND with libaccept4shim.so preloaded (first in LD_PRELOAD, what was\n"
+	      "there stays) and configured by the options below.\n"
+	      "\n"
+	      "  --mode=MODE          auto, native or emulate         (ACCEPT4SHIM_MODE)\n"
+	      "  --inherit=RULE       linux or bsd                    (ACCEPT4SHIM_INHERIT)\n"
+	      "  --retry              retry pending network errors    (ACCEPT4SHIM_RETRY=on)\n"
+	      "  --add-flags=FLAGS    SOCK_CLOEXEC, SOCK_NONBLOCK, joined by | or ','\n"
+	      "                       or empty                        (ACCEPT4SHIM_ADD_FLAGS)\n"
+	      "  --log=DEST           stderr, syslog, an absolute path (%p: the pid),\n"
+	      "                       or empty for no trace           (ACCEPT4SHIM_LOG)\n"
+	      "  --log-format=FORMAT  text or json                    (ACCEPT4SHIM_LOG_FORMAT)\n"
+	      "  --stats              a summary record at exit        (ACCEPT4SHIM_STATS=1)\n"
+	      "  --dry-run            print the variables and the command, run nothing\n"
+	      "  --help               print this help and exit\n"
+	      "  --version            print the version and the library's path and exit\n"
+	      "\n"
+	      "Variables that no option sets are passed on as they are.\n"
+	      "Exit status: COMMAND's; 2 for a bad option or value; 125 if the library\n"
+	      "cannot be found; 126 if COMMAND cannot be run; 127 if it is not found.\n"
+	      "See accept4shim(1) and libaccept4shim(3).\n",
+	      out);
+}
+
+static void __attribute__((noreturn)) bad_usage(void)
+{
+	usage(stderr);
+	exit(EXIT_USAGE);
+}
+
+/* Quoted for a POSIX shell when it has to be, so that --dry-run's output
+ * can be pasted back. */
+static void put_quoted(const char *s)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789_@%+=:,./-";
+	if (*s && strspn(s, plain) == strlen(s)) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*s);
+	}
+	putchar('\'');
+}
+
+static void put_assignment(const char *name, const char *value)
+{
+	printf("%s=", name);
+	put_quoted(value);
+	putchar('\n');
+}
+
+int main(int argc, char **argv)
+{
+	const char *values[S_COUNT] = { NULL };
+	bool dry_run = false, version = false;
+	int opt;
+
+	/* getopt prefixes its complaints with argv[0]; say who complains
+	 * whatever path the command was run by. "+": options end at COMMAND,
+	 * whose own options are its business. */
+	static char self_name[] = "accept4shim";
+	argv[0] = self_name;
+	while ((opt = getopt_long(argc, argv, "+", long_options, NULL)) != -1) {
+		switch (opt) {
+		case S_RETRY:
+			values[opt] = "on";
+			break;
+		case S_STATS:
+			values[opt] = "1";
+			break;
+		case S_MODE:
+		case S_INHERIT:
+		case S_ADD_FLAGS:
+		case S_LOG:
+		case S_LOG_FORMAT:
+			if (!variables[opt].valid(optarg)) {
+				fprintf(stderr,
+					"accept4shim: invalid value '%s' for --%s (accepted: %s)\n",
+					optarg, variables[opt].option, variables[opt].accepted);
+				bad_usage();
+			}
+			values[opt] = optarg;
+			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			return fflush(stdout) == 0 ? 0 : 1;
+		case OPT_VERSION:
+			version = true;
+			break;
+		default: /* getopt has said what was wrong */
+			bad_usage();
+		}
+	}
+
+	char lib[PATH_MAX], tried[3 * PATH_MAX];
+	bool found = a4s_find_library(lib, sizeof(lib), tried, sizeof(tried));
+	if (version) {
+		printf("accept4shim %s\nlibrary: %s\n", A4S_VERSION, found ? lib : "not found");
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	if (optind >= argc) {
+		fputs("accept4shim: no command given\n", stderr);
+		bad_usage();
+	}
+	if (!found) {
+		fprintf(stderr, "accept4shim: cannot find the library %s (looked at %s)\n",
+			A4S_LIBRARY_NAME, tried);
+		return EXIT_OWN_FAILURE;
+	}
+	if (a4s_unlistable(lib)) {
+		fprintf(stderr,
+			"accept4shim: the library's path '%s' holds a space or a colon, which "
+			"LD_PRELOAD cannot hold\n",
+			lib);
+		return EXIT_OWN_FAILURE;
+	}
+
+	bool failed;
+	char *preload = a4s_preload_value(lib, getenv("LD_PRELOAD"), &failed);
+	if (failed) {
+		perror("accept4shim");
+		return EXIT_OWN_FAILURE;
+	}
+	if (preload && setenv("LD_PRELOAD", preload, 1) != 0) {
+		perror("accept4shim: LD_PRELOAD");
+		return EXIT_OWN_FAILURE;
+	}
+	for (int i = 0; i < S_COUNT; i++) {
+		if (values[i] && setenv(variables[i].name, values[i], 1) != 0) {
+			perror("accept4shim");
+			return EXIT_OWN_FAILURE;
+		}
+	}
+
+	char **command = argv + optind;
+	char path[PATH_MAX];
+	int err = a4s_resolve_command(command[0], path, sizeof(path));
+	if (err == 0)
+		a4s_warn_unreachable(path, lib);
+
+	if (dry_run) {
+		if (err) {
+			fprintf(stderr, "accept4shim: '%s': %s\n", command[0], strerror(err));
+			return err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
+		}
+		put_assignment("LD_PRELOAD", getenv("LD_PRELOAD"));
+		for (int i = 0; i < S_COUNT; i++) {
+			if (values[i])
+				put_assignment(variables[i].name, values[i]);
+		}
+		for (char **a = command; *a; a++) {
+			if (a != command)
+				putchar(' ');
+			put_quoted(*a);
+		}
+		putchar('\n');
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+
+	fflush(stderr);
+	execvp(command[0], command);
+	err = errno;
+	fprintf(stderr, "accept4shim: '%s': %s\n", command[0], strerror(err));
+	return err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
+}
