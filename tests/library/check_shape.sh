@@ -1,0 +1,54 @@
+#!/bin/sh
+# The library's shape, from its dynamic section and symbol tables.
+# Usage: check_shape.sh WHAT LIBRARY, WHAT one of:
+#   exports  SPEC "It exports only the libc functions it interposes and names
+#            that begin with accept4shim_" (and it does export all of these)
+#   needed   SPEC "links nothing beyond the C library": NEEDED is libc.so.6
+#   no-ffi   the table tests drive it through libffi, but it must not link it
+#   imports  SPEC "no malloc, no stdio, no lock": it imports none of them
+#            from the C library at all, so no path can reach them
+set -u
+what=$1
+lib=$2
+[ -f "$lib" ] || { echo "no library at $lib"; exit 1; }
+
+fail() {
+	echo "$lib: $*"
+	exit 1
+}
+
+case $what in
+exports)
+	# Names only, without any @VERSION suffix.
+	defined=$(nm -D --defined-only "$lib" | awk '{ sub(/@.*/, "", $3); print $3 }')
+	[ -n "$defined" ] || fail "nm -D listed nothing"
+	extra=$(printf '%s\n' "$defined" | grep -vxE 'accept|accept4|accept4shim_[A-Za-z0-9_]+')
+	[ -z "$extra" ] || fail "exports names that are neither accept, accept4 nor accept4shim_*:" $extra
+	for name in accept accept4 accept4shim_version accept4shim_get_stats accept4shim_errno_name; do
+		printf '%s\n' "$defined" | grep -qx "$name" || fail "does not export $name"
+	done
+	echo "exports:" $defined
+	;;
+needed)
+	needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p')
+	[ "$needed" = "libc.so.6" ] || fail "NEEDED is '$(echo $needed)', want only libc.so.6"
+	echo "NEEDED: $needed"
+	;;
+no-ffi)
+	readelf -d "$lib" | grep -i 'ffi' && fail "names libffi in its dynamic section"
+	nm -D --undefined-only "$lib" | grep -i 'ffi' && fail "imports libffi symbols"
+	ldd "$lib" | grep -i 'ffi' && fail "loads libffi"
+	echo "no libffi"
+	;;
+imports)
+	imports=$(nm -D --undefined-only "$lib" | awk '{ sub(/@.*/, "", $2); print $2 }')
+	bad=$(printf '%s\n' "$imports" | grep -xE \
+		'(malloc|calloc|realloc|reallocarray|free|posix_memalign|aligned_alloc|memalign|valloc|strdup|strndup|asprintf|vasprintf)|(v?f?printf|v?s?n?printf|v?dprintf|fopen|fdopen|fclose|fputs|fputc|fwrite|fflush|puts|putchar|perror|setvbuf)|(syslog|vsyslog|openlog|strerror|strerror_r)|(pthread_mutex_(lock|trylock|timedlock)|pthread_rwlock_.*|pthread_spin_lock|pthread_cond_.*wait|sem_wait|sem_timedwait|flockfile)')
+	[ -z "$bad" ] || fail "imports allocation, stdio, syslog(3) or locking functions:" $bad
+	echo "imports:" $imports
+	;;
+*)
+	echo "usage: $0 exports|needed|no-ffi|imports LIBRARY" >&2
+	exit 2
+	;;
+esac
