@@ -91,12 +91,15 @@ void a4s_put_sockaddr(struct a4s_buf *b, const struct sockaddr *sa, socklen_t le
 		a4s_put_char(b, '?');
 		return;
 	}
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+	if ((sa->sa_family == AF_INET && len < sizeof(struct sockaddr_in)) ||
+	    (sa->sa_family == AF_INET6 && len < sizeof(struct sockaddr_in6))) {
+		a4s_put_char(b, '?'); /* cut short: never read past len */
+	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 		put_ipv4(b, (const unsigned char *)&in->sin_addr);
 		a4s_put_char(b, ':');
 		a4s_put_u64(b, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		a4s_put_char(b, '[');
 		put_ipv6(b, in6->sin6_addr.s6_addr);

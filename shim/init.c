@@ -40,7 +40,7 @@ static void say(const char *text, size_t len)
 		while (nl < text + len && *nl != '\n')
 			nl++;
 		size_t n = (size_t)(nl - text) + (nl < text + len);
-		(void)a4s_write(2, text, n);
+		a4s_write_fd2(text, n);
 		text += n;
 		len -= n;
 	}
@@ -93,7 +93,12 @@ __attribute__((constructor)) static void on_load(void)
 	(void)a4s_config_get(&scratch);
 }
 
-/* ACCEPT4SHIM_STATS=1: one summary at exit, to the trace or to stderr. */
+/*
+ * ACCEPT4SHIM_STATS=1: one summary at exit, to the trace or to stderr, by a
+ * process that made at least one call: the shell in front of a server, the
+ * helpers it runs and a child that only execs stay quiet. A process that
+ * ends in _exit or by a signal writes none.
+ */
 __attribute__((destructor)) static void write_summary_at_exit(void)
 {
 	if (atomic_load(&state) != LOADED || !config.stats)
@@ -105,5 +110,5 @@ __attribute__((destructor)) static void write_summary_at_exit(void)
 	if (a4s_sink_enabled())
 		a4s_sink_write(line, len);
 	else
-		(void)a4s_write(2, line, len);
+		a4s_sink_write_stderr(line, len);
 }

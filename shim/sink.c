@@ -16,23 +16,38 @@
 #include "timefmt.h"
 
 enum kind {
-	KIND_WRITE,  /* regular file, terminal: a plain write */
+	KIND_WRITE,  /* regular file, terminal, /dev/null: a plain write */
 	KIND_PIPE,   /* a write that could raise SIGPIPE */
 	KIND_SOCKET, /* send with MSG_NOSIGNAL | MSG_DONTWAIT */
 };
 
-/* fd >= 0: ours. SINK_NONE: no trace. SINK_LOST: we had one and lost it;
- * reopened at most once a second, so a destination that cannot be opened
- * costs a failing open per second, not per call. */
+/* A descriptor of ours and what it is. */
+struct dest {
+	int fd;
+	enum kind kind;
+	unsigned long long dev, ino;
+};
+
+/*
+ * sink_fd >= 0: the published descriptor. SINK_NONE: no trace. SINK_LOST:
+ * not open (yet, or any more); the next record opens it, at most once a
+ * second after an open failed, so a destination that cannot be opened
+ * costs a failing open per second, not per call. SINK_BUSY: one thread is
+ * opening it; the others meanwhile open a private descriptor for their own
+ * record rather than drop it or wait (waiting would be a lock).
+ */
 #define SINK_NONE (-1)
 #define SINK_LOST (-2)
 #define SINK_BUSY (-3)
 
 static const struct a4s_config *config;
 static atomic_int sink_fd = SINK_NONE;
+/* Written only by the thread that holds SINK_BUSY, before it publishes. */
 static _Atomic enum kind sink_kind;
 static atomic_ullong sink_dev, sink_ino;
 static atomic_llong next_reopen_sec;
+/* A record was cut short in a regular file (disk full); see write_file. */
+static atomic_bool torn;
 
 bool a4s_expand_path(const char *pattern, int pid, char *out, size_t size)
 {
@@ -52,20 +67,34 @@ bool a4s_expand_path(const char *pattern, int pid, char *out, size_t size)
 	return !b.full;
 }
 
-/* Out of the way of the program's own descriptors, which are handed out
- * lowest first: near the top of the soft limit. A program that closes
- * "every descriptor above 2" still closes it; the identity check catches
- * that, and a reused number is never written to. */
+static long long monotonic_sec(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now); /* vDSO: no system call */
+	return (long long)now.tv_sec;
+}
+
+/*
+ * Out of the way of the program's own descriptors, which are handed out
+ * lowest first: 64 below the soft limit, but never above 960. A limit of a
+ * million (containers set that) would otherwise put us near number 1048512,
+ * and the kernel sizes a process's descriptor table by its highest open
+ * number: 8 MB of kernel memory per process, copied by every fork.
+ * A program that closes "every descriptor above 2" still closes ours; the
+ * identity check catches that, and a reused number is never written to.
+ */
 static int move_high(int fd)
 {
 	struct rlimit lim;
 	long low = 3;
 	if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &lim) == 0) {
-		if (lim.rlim_cur == RLIM_INFINITY)
-			low = 1000;
+		if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > 1024)
+			low = 1024 - 64;
 		else if (lim.rlim_cur > 128)
 			low = (long)lim.rlim_cur - 64;
 	}
+	if (fd >= low)
+		return fd;
 	int high = a4s_fcntl(fd, F_DUPFD_CLOEXEC, low);
 	if (high < 0)
 		return fd; /* keep what we have: still close-on-exec */
@@ -87,22 +116,31 @@ static int open_file(const char *pattern)
 			  0600);
 }
 
+/*
+ * The program's stderr as it is now. A pipe or a terminal is opened anew
+ * through /proc, a file description of our own that we can make
+ * non-blocking without touching the program's: a reader that stalls then
+ * costs dropped records, not a stalled accept. A pipe that cannot be
+ * reopened that way (no /proc) is refused rather than written blocking; a
+ * terminal falls back to a duplicate. A socket (systemd's journal stream)
+ * is duplicated and written with MSG_DONTWAIT; a file is duplicated.
+ */
 static int open_stderr(void)
 {
 	struct stat st;
 	if (a4s_fstat(2, &st) < 0)
 		return -EBADF;
-	if (S_ISFIFO(st.st_mode)) {
-		/* A new open file description on the same pipe, so that we
-		 * can make it non-blocking without touching the program's. */
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
 		int fd = a4s_openat(AT_FDCWD, "/proc/self/fd/2",
-				    O_WRONLY | O_CLOEXEC | O_NONBLOCK, 0);
-		if (fd >= 0)
-			return fd;
+				    O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+		if (fd >= 0 || S_ISFIFO(st.st_mode))
+			return fd; /* ENXIO: the pipe has no reader */
 	}
 	return a4s_fcntl(2, F_DUPFD_CLOEXEC, 3);
 }
 
+/* A datagram socket connected to /dev/log, as syslog(3) uses; journald and
+ * rsyslog both listen there. Connected once, not per record. */
 static int open_syslog(void)
 {
 	int fd = (int)a4s_sysret(syscall(SYS_socket, AF_UNIX,
@@ -118,74 +156,80 @@ static int open_syslog(void)
 	return fd;
 }
 
-/* Opens the destination and publishes it; SINK_LOST if it cannot. */
-static void open_destination(void)
+/* Opens the configured destination; d->fd < 0 when it cannot. */
+static void open_destination(struct dest *d, bool high)
 {
-	int fd;
 	switch (config->log_kind) {
 	case A4S_LOG_FILE:
-		fd = open_file(config->log_path);
+		d->fd = open_file(config->log_path);
 		break;
 	case A4S_LOG_STDERR:
-		fd = open_stderr();
+		d->fd = open_stderr();
 		break;
 	case A4S_LOG_SYSLOG:
-		fd = open_syslog();
+		d->fd = open_syslog();
 		break;
 	default:
-		atomic_store(&sink_fd, SINK_NONE);
+		d->fd = -EINVAL;
 		return;
 	}
+	if (d->fd < 0)
+		return;
+	if (high)
+		d->fd = move_high(d->fd);
 	struct stat st;
-	if (fd >= 0) {
-		fd = move_high(fd);
-		if (a4s_fstat(fd, &st) < 0) {
-			a4s_close(fd);
-			fd = -EBADF;
-		}
+	if (a4s_fstat(d->fd, &st) < 0) {
+		a4s_close(d->fd);
+		d->fd = -EBADF;
+		return;
 	}
-	if (fd < 0) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		atomic_store(&next_reopen_sec, (long long)now.tv_sec + 1);
+	d->kind = S_ISSOCK(st.st_mode) ? KIND_SOCKET :
+		  S_ISFIFO(st.st_mode) ? KIND_PIPE : KIND_WRITE;
+	d->dev = (unsigned long long)st.st_dev;
+	d->ino = (unsigned long long)st.st_ino;
+}
+
+/* Called by the thread holding SINK_BUSY: opens, then publishes the
+ * descriptor, or SINK_LOST with the next attempt a second away. */
+static void open_and_publish(void)
+{
+	struct dest d;
+	open_destination(&d, true);
+	if (d.fd < 0) {
+		atomic_store(&next_reopen_sec, monotonic_sec() + 1);
 		atomic_store(&sink_fd, SINK_LOST);
 		return;
 	}
-	atomic_store(&sink_kind, S_ISSOCK(st.st_mode) ? KIND_SOCKET :
-				 S_ISFIFO(st.st_mode) ? KIND_PIPE : KIND_WRITE);
-	atomic_store(&sink_dev, (unsigned long long)st.st_dev);
-	atomic_store(&sink_ino, (unsigned long long)st.st_ino);
-	atomic_store_explicit(&sink_fd, fd, memory_order_release);
+	atomic_store(&sink_kind, d.kind);
+	atomic_store(&sink_dev, d.dev);
+	atomic_store(&sink_ino, d.ino);
+	atomic_store_explicit(&sink_fd, d.fd, memory_order_release);
 }
 
 void a4s_sink_open(const struct a4s_config *cfg)
 {
 	config = cfg;
-	if (cfg->log_kind != A4S_LOG_NONE)
-		open_destination();
+	if (cfg->log_kind == A4S_LOG_NONE)
+		return;
+	/*
+	 * A file or syslog is opened by the first record, so a process that
+	 * never accepts (a shell in front of the server, a helper it execs,
+	 * a child that only execs) creates no file and holds no descriptor.
+	 * stderr is taken now: "stderr" is what the program was started with,
+	 * before a daemon points its fd 2 at /dev/null.
+	 */
+	atomic_store(&next_reopen_sec, 0);
+	atomic_store(&sink_fd, SINK_LOST);
+	if (cfg->log_kind == A4S_LOG_STDERR) {
+		int expected = SINK_LOST;
+		if (atomic_compare_exchange_strong(&sink_fd, &expected, SINK_BUSY))
+			open_and_publish();
+	}
 }
 
 bool a4s_sink_enabled(void)
 {
 	return config && config->log_kind != A4S_LOG_NONE;
-}
-
-/* The descriptor to write to, or -1. Taking it over from SINK_LOST is a
- * compare-and-swap, so one thread reopens and the others drop meanwhile. */
-static int current_fd(void)
-{
-	int fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
-	if (fd != SINK_LOST)
-		return fd >= 0 ? fd : -1;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if ((long long)now.tv_sec < atomic_load(&next_reopen_sec))
-		return -1;
-	if (!atomic_compare_exchange_strong(&sink_fd, &fd, SINK_BUSY))
-		return -1;
-	open_destination();
-	fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
-	return fd >= 0 ? fd : -1;
 }
 
 /* Ours still? The program may have closed our number and got it back from
@@ -203,11 +247,13 @@ static bool still_ours(int fd)
 	return false;
 }
 
-/* A pipe whose reader is gone answers EPIPE and raises SIGPIPE at the
- * writing thread. The signal is blocked for the write, and one that our
- * write raised is taken back, so the program never sees it; one that was
- * already pending for the program is left alone. */
-static long write_pipe(int fd, const char *line, size_t len)
+/*
+ * A write to a pipe or socket whose reader is gone answers EPIPE and raises
+ * SIGPIPE at the writing thread. The signal is blocked for the write, and
+ * one that our write raised is taken back, so the program never sees it; one
+ * that was already pending for the program is left alone.
+ */
+static long write_nosigpipe(int fd, const char *line, size_t len)
 {
 	sigset_t pipe_set, old, pending;
 	sigemptyset(&pipe_set);
@@ -224,9 +270,35 @@ static long write_pipe(int fd, const char *line, size_t len)
 	return r;
 }
 
+/*
+ * A full disk may take the first part of a record and refuse the rest; that
+ * part stays in the file with no newline. The next record written then
+ * starts with a newline of its own (in the same write), so the fragment is
+ * one bad line of its own and the good records around it stay whole.
+ */
+static long write_file(int fd, const char *line, size_t len)
+{
+	if (atomic_load_explicit(&torn, memory_order_relaxed) && atomic_exchange(&torn, false)) {
+		static char newline[1] = { '\n' };
+		struct iovec iov[2] = { { newline, 1 }, { (void *)(uintptr_t)line, len } };
+		long r = a4s_sysret(syscall(SYS_writev, fd, iov, 2));
+		if (r == (long)len + 1)
+			return (long)len;
+		if (r != 1)
+			atomic_store(&torn, true); /* still, or again, mid-line */
+		return r < 0 ? r : -ENOSPC;
+	}
+	long r = a4s_write(fd, line, len);
+	if (r > 0 && r < (long)len)
+		atomic_store(&torn, true);
+	return r;
+}
+
 /* One datagram per record: <facility.severity>, a classic stamp, our tag,
  * then the record without its newline. LOG_DAEMON | LOG_INFO = 3 * 8 + 6.
- * The header goes in its own iovec so the record is not copied. */
+ * The stamp is UTC: local time would need the time zone, which glibc reads
+ * under a lock. The header goes in its own iovec so the record is not
+ * copied. */
 static long send_syslog(int fd, const char *line, size_t len)
 {
 	char head[64];
@@ -244,30 +316,59 @@ static long send_syslog(int fd, const char *line, size_t len)
 	return r == (long)(b.len + len - 1) ? (long)len : r;
 }
 
-static long put_record(int fd, const char *line, size_t len)
+static long put_record(int fd, enum kind kind, const char *line, size_t len)
 {
-	switch (atomic_load(&sink_kind)) {
+	switch (kind) {
 	case KIND_SOCKET:
 		if (config->log_kind == A4S_LOG_SYSLOG)
 			return send_syslog(fd, line, len);
 		return a4s_send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	case KIND_PIPE:
-		return write_pipe(fd, line, len);
+		return write_nosigpipe(fd, line, len);
 	default:
-		return a4s_write(fd, line, len);
+		return write_file(fd, line, len);
 	}
+}
+
+/* While another thread opens the destination: this record goes through a
+ * descriptor of its own, opened and closed here. */
+static void write_private(const char *line, size_t len)
+{
+	struct dest d;
+	open_destination(&d, false);
+	if (d.fd < 0) {
+		a4s_stats_dropped();
+		return;
+	}
+	if (put_record(d.fd, d.kind, line, len) != (long)len)
+		a4s_stats_dropped();
+	a4s_close(d.fd);
 }
 
 void a4s_sink_write(const char *line, size_t len)
 {
-	int fd = current_fd();
+	int fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
 	if (fd >= 0 && !still_ours(fd))
-		fd = current_fd(); /* reopened, on a number that is ours */
+		fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
+	if (fd == SINK_LOST) {
+		if (monotonic_sec() < atomic_load(&next_reopen_sec)) {
+			a4s_stats_dropped();
+			return;
+		}
+		if (atomic_compare_exchange_strong(&sink_fd, &fd, SINK_BUSY)) {
+			open_and_publish();
+			fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
+		}
+	}
+	if (fd == SINK_BUSY) {
+		write_private(line, len);
+		return;
+	}
 	if (fd < 0) {
 		a4s_stats_dropped();
 		return;
 	}
-	long r = put_record(fd, line, len);
+	long r = put_record(fd, atomic_load(&sink_kind), line, len);
 	if (r != (long)len)
 		a4s_stats_dropped();
 	if (r == -EPIPE || r == -ECONNREFUSED || r == -ENOTCONN) {
@@ -275,12 +376,28 @@ void a4s_sink_write(const char *line, size_t len)
 		 * get a new one, syslog may come back: reopen later. */
 		int expected = fd;
 		if (atomic_compare_exchange_strong(&sink_fd, &expected, SINK_LOST)) {
+			atomic_store(&next_reopen_sec, monotonic_sec() + 1);
 			a4s_close(fd);
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			atomic_store(&next_reopen_sec, (long long)now.tv_sec + 1);
 		}
 	}
+}
+
+void a4s_sink_write_stderr(const char *line, size_t len)
+{
+	int fd = open_stderr();
+	if (fd < 0)
+		return;
+	struct stat st;
+	if (a4s_fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)a4s_send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else
+		(void)write_nosigpipe(fd, line, len);
+	a4s_close(fd);
+}
+
+void a4s_write_fd2(const char *text, size_t len)
+{
+	(void)write_nosigpipe(2, text, len);
 }
 
 void a4s_sink_after_fork(void)

@@ -74,63 +74,27 @@ static void put_u00(struct a4s_buf *b, unsigned char c)
 	a4s_put_bytes(b, esc, sizeof(esc));
 }
 
-/* Length of the valid UTF-8 sequence starting at s (at most n bytes), or 0.
- * Overlong forms, surrogates and values past U+10FFFF are not valid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
+/*
+ * An AF_UNIX name is bytes, not text: two names that differ in one byte are
+ * two sockets. So every byte outside printable ASCII becomes \u00XX, the
+ * code point of the same value, and the string's code points are exactly the
+ * name's bytes (in Python: s.encode("latin-1")). Passing valid UTF-8 through
+ * would read better but lose that: the name "\xff" and the UTF-8 bytes of
+ * U+00FF would then parse to the same string. The line stays pure ASCII too,
+ * which every log pipeline carries unchanged.
+ */
 void a4s_put_escaped_json(struct a4s_buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0; i < n; i++) {
 		unsigned char c = u[i];
 		if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
 			a4s_put_bytes(b, esc, 2);
-			i++;
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (c < 0x20 || c >= 0x7f) {
 			put_u00(b, c);
-			i++;
-		} else if (c < 0x80) {
-			a4s_put_char(b, (char)c);
-			i++;
 		} else {
-			size_t len = utf8_len(u + i, n - i);
-			if (len) {
-				a4s_put_bytes(b, u + i, len);
-				i += len;
-			} else {
-				/* Not UTF-8: shown as the code point of the same
-				 * value, so no byte is lost from sight. */
-				put_u00(b, c);
-				i++;
-			}
+			a4s_put_char(b, (char)c);
 		}
 	}
 }

@@ -31,9 +31,10 @@ A4S_HIDDEN void a4s_put_i64(struct a4s_buf *b, int64_t v);
 A4S_HIDDEN void a4s_put_u64_width(struct a4s_buf *b, uint64_t v, int width);
 A4S_HIDDEN void a4s_put_hex(struct a4s_buf *b, unsigned v);
 
-/* The bytes as the inside of a JSON string: quote, backslash and every
- * control byte escaped, bytes >= 0x80 that are not valid UTF-8 as \u00XX
- * (so the output is always valid JSON, whatever the name held). */
+/* The bytes as the inside of a JSON string, in pure ASCII: quote and
+ * backslash escaped, every byte below 0x20 or from 0x7f up as \u00XX. The
+ * string's code points are then exactly the bytes, so any name parses back
+ * to itself (Python: s.encode("latin-1")). */
 A4S_HIDDEN void a4s_put_escaped_json(struct a4s_buf *b, const char *s, size_t n);
 /* For terminals: printable ASCII as is (backslash doubled), everything else,
  * spaces included, as \xNN, so a field never breaks a line or a column. */

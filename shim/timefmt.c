@@ -35,7 +35,13 @@ static struct civil civil_from_epoch(int64_t secs)
 void a4s_put_rfc3339(struct a4s_buf *b, const struct timespec *ts)
 {
 	struct civil c = civil_from_epoch((int64_t)ts->tv_sec);
-	a4s_put_u64_width(b, (uint64_t)(c.year < 0 ? 0 : c.year), 4);
+	/* RFC 3339 has four-digit years; a clock set beyond 9999 still
+	 * shows its real year rather than the last four digits of it. */
+	uint64_t year = (uint64_t)(c.year < 0 ? 0 : c.year);
+	if (year > 9999)
+		a4s_put_u64(b, year);
+	else
+		a4s_put_u64_width(b, year, 4);
 	a4s_put_char(b, '-');
 	a4s_put_u64_width(b, c.month, 2);
 	a4s_put_char(b, '-');
