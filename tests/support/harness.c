@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 bool t_is_child;
@@ -415,4 +416,96 @@ long t_syscalls_counted(long nr)
 			return atomic_load(&counts->count[i]);
 	T_ASSERT(0, "system call %ld is not counted", nr);
 	return -1;
+}
+
+struct sink {
+	int fd;
+	char *buf;
+	size_t size, len;
+};
+
+static void drain(struct sink *k)
+{
+	char tmp[4096];
+	ssize_t n = read(k->fd, tmp, sizeof(tmp));
+	if (n <= 0) {
+		close(k->fd);
+		k->fd = -1;
+		return;
+	}
+	if (k->buf && k->size) {
+		size_t room = k->size - 1 - k->len;
+		size_t take = (size_t)n < room ? (size_t)n : room;
+		memcpy(k->buf + k->len, tmp, take);
+		k->len += take;
+		k->buf[k->len] = '\0';
+	}
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int t_run(const char *const argv[], const char *const env[], char *out, size_t out_size,
+	  char *err, size_t err_size, int timeout_ms)
+{
+	static const char *const no_env[] = { NULL };
+	int po[2], pe[2];
+	T_CHECK(pipe2(po, O_CLOEXEC) == 0);
+	T_CHECK(pipe2(pe, O_CLOEXEC) == 0);
+	if (out && out_size)
+		out[0] = '\0';
+	if (err && err_size)
+		err[0] = '\0';
+	fflush(NULL);
+	pid_t pid = fork();
+	T_CHECK(pid >= 0);
+	if (pid == 0) {
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		/* execve's prototype predates const; it does not write. */
+		const char *const *e = env ? env : no_env;
+		char *const *a_argv, *const *a_env;
+		memcpy(&a_argv, &argv, sizeof(a_argv));
+		memcpy(&a_env, &e, sizeof(a_env));
+		execve(argv[0], a_argv, a_env);
+		fprintf(stderr, "t_run: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	struct sink k[2] = { { po[0], out, out_size, 0 }, { pe[0], err, err_size, 0 } };
+	long long deadline = now_ms() + timeout_ms;
+	bool timed_out = false;
+	while (k[0].fd >= 0 || k[1].fd >= 0) {
+		long long left = deadline - now_ms();
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		struct pollfd p[2] = { { .fd = k[0].fd, .events = POLLIN },
+				       { .fd = k[1].fd, .events = POLLIN } };
+		int r = poll(p, 2, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		T_CHECK(r >= 0);
+		for (int i = 0; i < 2; i++)
+			if (k[i].fd >= 0 && p[i].revents)
+				drain(&k[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		if (k[i].fd >= 0)
+			close(k[i].fd);
+	if (timed_out)
+		kill(pid, SIGKILL);
+	int status;
+	T_CHECK(waitpid(pid, &status, 0) == pid);
+	if (timed_out)
+		return -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }

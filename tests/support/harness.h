@@ -82,6 +82,9 @@ int t_in_child(t_child_fn *fn, void *arg);
 #define T_IN_CHILD(fn, arg) ck_assert_int_eq(t_in_child((fn), (arg)), 0)
 /* Use T_ASSERT, not ck_assert, inside fn. */
 
+/* valgrind does not implement seccomp(2): put the cases that use these in
+ * a TCase tagged "seccomp" (tcase_set_tags) and leave it out of the valgrind
+ * runs with CK_EXCLUDE_TAGS=seccomp (see tests/modes/CMakeLists.txt). */
 /* Installs a seccomp filter in this process (use it in t_in_child):
  * the system call nr fails with err, every other call runs. */
 void t_seccomp_fail_syscall(long nr, int err);
@@ -106,5 +109,15 @@ const char *t_library_path(void);
 void t_count_syscalls(const long *nrs, int n);
 /* How many calls of nr the process has made since t_count_syscalls. */
 long t_syscalls_counted(long nr);
+
+/*
+ * Runs argv[0] (a path) with exactly the environment env (NULL-terminated
+ * "NAME=value" strings; NULL for none) and collects its standard output and
+ * standard error into out and err (NUL-terminated, cut to size; either may
+ * be NULL to discard). Kills it after timeout_ms. Returns its exit status,
+ * 128 + the signal if one ended it, or -1 if it timed out.
+ */
+int t_run(const char *const argv[], const char *const env[], char *out, size_t out_size,
+	  char *err, size_t err_size, int timeout_ms);
 
 #endif
