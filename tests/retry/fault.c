@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -56,9 +57,12 @@ long a4s_fault_seen_len(void)
 	return atomic_load(&seen_len);
 }
 
-/* true: fail this call with errno set. */
-static bool inject(socklen_t *addrlen)
+/* true: fail this call with errno set. With addr NULL the kernel never
+ * looks at addrlen, and neither does this layer (it may be a bad pointer). */
+static bool inject(struct sockaddr *addr, socklen_t *addrlen)
 {
+	if (!addr)
+		addrlen = NULL;
 	atomic_fetch_add(&calls, 1);
 	int err = 0;
 	int n = atomic_load(&left);
@@ -80,7 +84,7 @@ static bool inject(socklen_t *addrlen)
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	if (inject(addrlen))
+	if (inject(addr, addrlen))
 		return -1;
 	accept_fn *next = (accept_fn *)dlsym(RTLD_NEXT, "accept");
 	return next(fd, addr, addrlen);
@@ -88,7 +92,7 @@ EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	if (inject(addrlen))
+	if (inject(addr, addrlen))
 		return -1;
 	accept4_fn *next = (accept4_fn *)dlsym(RTLD_NEXT, "accept4");
 	return next(fd, addr, addrlen, flags);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -282,6 +283,48 @@ START_TEST(the_callers_addrlen_is_restored_before_every_retry)
 }
 END_TEST
 
+/*
+ * A bad addrlen behaves as without the library, retries or not. _i 0: an
+ * unreadable one with addr NULL, which the kernel never reads, so the call
+ * succeeds. _i 1: a read-only one with an addr: the kernel reads it, then
+ * cannot write the length back, so the accept that gets the connection
+ * fails with EFAULT.
+ */
+static void bad_addrlen(void *arg)
+{
+	int kind = *(int *)arg;
+	socklen_t *len = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1, 0);
+	T_CHECK(len != MAP_FAILED);
+	*len = sizeof(struct sockaddr_storage);
+	T_CHECK(mprotect(len, 4096, kind ? PROT_READ : PROT_NONE) == 0);
+	struct sockaddr_storage peer;
+	struct t_listener l;
+	t_listen(&l, T_TCP4, SOCK_NONBLOCK);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	T_CHECK(c >= 0 && connect(c, (struct sockaddr *)&l.addr, l.addrlen) == 0);
+	T_ASSERT(t_wait_readable(l.fd, 2000), "no connection queued");
+	/* One failure: the fault layer writes *addrlen only from the second. */
+	arm(1, ECONNABORTED, 0);
+	errno = 0;
+	int fd = accept(l.fd, kind ? (struct sockaddr *)&peer : NULL, len);
+	if (!retry_on())
+		T_ASSERT(fd == -1 && errno == ECONNABORTED, "accept gave %d, %s", fd,
+			 strerror(errno));
+	else if (kind)
+		T_ASSERT(fd == -1 && errno == EFAULT, "accept gave %d, %s", fd, strerror(errno));
+	else
+		T_ASSERT(fd >= 0, "accept: %s", strerror(errno));
+}
+
+START_TEST(a_bad_addrlen_is_left_to_the_kernel)
+{
+	/* In a child: a fault would kill it, not the test runner. */
+	int kind = _i;
+	T_IN_CHILD(bad_addrlen, &kind);
+}
+END_TEST
+
 /* ---- the bound ------------------------------------------------------------------ */
 
 START_TEST(a_run_of_retries_is_bounded_at_128)
@@ -468,6 +511,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, a_blocking_listener_keeps_waiting_after_the_retries);
 	tcase_add_loop_test(tc, a_retry_run_stops_at_the_first_error_not_on_the_list, 0, 2);
 	tcase_add_loop_test(tc, the_callers_addrlen_is_restored_before_every_retry, 0, 4);
+	tcase_add_loop_test(tc, a_bad_addrlen_is_left_to_the_kernel, 0, 2);
 	tcase_add_loop_test(tc, a_run_of_retries_is_bounded_at_128, 0, 2);
 	tcase_add_loop_test(tc, resource_permission_and_eintr_errors_are_never_retried, 0,
 			    2 * N_NEVER);
