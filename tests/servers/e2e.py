@@ -224,8 +224,8 @@ class Session:
 
 
 def curl(port, path="/", expect_status=200):
-    out = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}",
-                          "http://127.0.0.1:%d%s" % (port, path)],
+    out = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "5", "-o", "-",
+                          "-w", "\n%{http_code}", "http://127.0.0.1:%d%s" % (port, path)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
     check(out.returncode == 0, "curl %s: %s" % (path, out.stderr.decode(errors="replace")))
     body, _, status = out.stdout.decode(errors="replace").rpartition("\n")
