@@ -1,5 +1,6 @@
 #include "init.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -46,13 +47,40 @@ static void say(const char *text, size_t len)
 	}
 }
 
+static void load(void);
+
+static const char *nothing_set(const char *name, const void *ctx)
+{
+	(void)name, (void)ctx;
+	return NULL;
+}
+
+/*
+ * Two copies of the library in one process (two installations, or the
+ * wrapper run inside another with a different library path): the program's
+ * calls reach the copy that comes first in the symbol search order, which
+ * passes them on through RTLD_NEXT to the other. Only the first applies the
+ * configuration; the other stands aside with the defaults, so each call is
+ * traced and counted once and each bad variable complained about once. The
+ * first copy is the object that holds the accept4shim_get_stats a global
+ * lookup finds. (The same file named twice is loaded once: not this case.)
+ */
+static bool another_copy_comes_first(void)
+{
+	void *first = dlsym(RTLD_DEFAULT, "accept4shim_get_stats");
+	Dl_info theirs, ours;
+	return first && dladdr(first, &theirs) && dladdr((void *)load, &ours) &&
+	       theirs.dli_fbase != ours.dli_fbase;
+}
+
 static void load(void)
 {
 	char complaints[2048];
 	struct a4s_diag diag = { complaints, sizeof(complaints), 0, 0 };
 
 	a4s_real_bind();
-	a4s_config_parse(&config, from_environment, NULL, &diag);
+	a4s_config_parse(&config, another_copy_comes_first() ? nothing_set : from_environment,
+			 NULL, &diag);
 	/* The program may change its environment later; keep our own copy. */
 	if (config.log_path) {
 		size_t n = strlen(config.log_path);
