@@ -59,6 +59,12 @@ static inline int a4s_fstat(int fd, struct stat *st)
 	return (int)a4s_sysret(syscall(SYS_fstat, fd, st));
 }
 
+static inline int a4s_statx(int fd, const char *path, int flags, unsigned mask,
+			    struct statx *sx)
+{
+	return (int)a4s_sysret(syscall(SYS_statx, fd, path, flags, mask, sx));
+}
+
 static inline int a4s_openat(int dirfd, const char *path, int flags, int mode)
 {
 	return (int)a4s_sysret(syscall(SYS_openat, dirfd, path, flags, mode));

@@ -2,26 +2,6 @@
 
 #include <string.h>
 
-void a4s_put_bytes(struct a4s_buf *b, const void *s, size_t n)
-{
-	if (b->full || n > b->size - b->len) {
-		b->full = true;
-		return;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-void a4s_put(struct a4s_buf *b, const char *s)
-{
-	a4s_put_bytes(b, s, strlen(s));
-}
-
-void a4s_put_char(struct a4s_buf *b, char c)
-{
-	a4s_put_bytes(b, &c, 1);
-}
-
 void a4s_put_u64(struct a4s_buf *b, uint64_t v)
 {
 	char tmp[20];
