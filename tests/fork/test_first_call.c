@@ -1,0 +1,66 @@
+/*
+ * Issue 7, fork during the first call: a thread's first accept4 loads the
+ * library (binding, reading the variables) while the main thread forks
+ * again and again; every child must accept with the right flags and exit.
+ * The forking happens in early_fork.c, preloaded after the library, in a
+ * fresh process each round (the library loads once per process); this test
+ * runs the rounds, in every mode, for a bounded time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+START_TEST(fork_while_another_thread_is_inside_the_first_call)
+{
+	char dir[] = "/tmp/a4s-first-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char preload[8400], logvar[4200];
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s:%s", t_library_path(), A4S_EARLY_FORK_LIB);
+	snprintf(logvar, sizeof(logvar), "ACCEPT4SHIM_LOG=%s/first-%%p.log", dir);
+	const char *modes[] = { "ACCEPT4SHIM_MODE=native", "ACCEPT4SHIM_MODE=emulate",
+				"ACCEPT4SHIM_MODE=auto" };
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int rounds = 0, forks = 0, inside = 0;
+	static char out[4096], err[4096];
+	do {
+		const char *env[] = { preload, "A4S_EARLY_FORK=1", modes[rounds % 3], logvar, NULL };
+		const char *argv[] = { A4S_PROBE, NULL };
+		int rc = t_run(argv, env, out, sizeof(out), err, sizeof(err), 20000);
+		ck_assert_msg(rc == 0, "round %d: status %d: %s%s", rounds, rc, out, err);
+		int f, in;
+		ck_assert_msg(sscanf(out, "early forks=%d inside=%d ok", &f, &in) == 2,
+			      "round %d: %s%s", rounds, out, err);
+		forks += f;
+		inside += in;
+		rounds++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (rounds < 60 && now.tv_sec - start.tv_sec < 4);
+	/* The sleeps in early_fork.c's dlsym and secure_getenv keep the
+	 * first call inside the loading for milliseconds: most forks land
+	 * there. */
+	ck_assert_msg(inside >= rounds, "only %d of %d forks in %d rounds landed inside", inside,
+		      forks, rounds);
+	fprintf(stderr, "%d rounds, %d forks, %d inside the first call\n", rounds, forks, inside);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("first_call");
+	TCase *tc = tcase_create("fork");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, fork_while_another_thread_is_inside_the_first_call);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
