@@ -49,6 +49,9 @@ static atomic_ullong sink_dev, sink_ino;
 static atomic_llong next_reopen_sec;
 /* A record was cut short in a regular file (disk full); see write_file. */
 static atomic_bool torn;
+/* fd 2 as the program was started with it, noted at load. */
+static bool stderr_known;
+static unsigned long long stderr_dev, stderr_ino;
 
 bool a4s_expand_path(const char *pattern, int pid, char *out, size_t size)
 {
@@ -130,6 +133,12 @@ static int open_stderr(void)
 {
 	struct stat st;
 	if (a4s_fstat(2, &st) < 0)
+		return -EBADF;
+	/* Only the stderr the program was started with. A daemon that closed
+	 * it and opened a file of its own, which got number 2, has no stderr
+	 * any more: that file is not ours to write into. */
+	if (!stderr_known || (unsigned long long)st.st_dev != stderr_dev ||
+	    (unsigned long long)st.st_ino != stderr_ino)
 		return -EBADF;
 	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
 		int fd = a4s_openat(AT_FDCWD, "/proc/self/fd/2",
@@ -244,6 +253,12 @@ static void open_and_publish(void)
 void a4s_sink_open(const struct a4s_config *cfg)
 {
 	config = cfg;
+	struct stat st;
+	if ((cfg->log_kind == A4S_LOG_STDERR || cfg->stats) && a4s_fstat(2, &st) == 0) {
+		stderr_dev = (unsigned long long)st.st_dev;
+		stderr_ino = (unsigned long long)st.st_ino;
+		stderr_known = true;
+	}
 	if (cfg->log_kind == A4S_LOG_NONE)
 		return;
 	/*
@@ -336,6 +351,11 @@ static long write_file(int fd, const char *line, size_t len)
  * copied. */
 static long send_syslog(int fd, const char *line, size_t len)
 {
+	/* A text record's own "accept4shim: " would repeat the tag. */
+	static const char own[] = "accept4shim: ";
+	size_t skip = 0;
+	if (len > sizeof(own) && memcmp(line, own, sizeof(own) - 1) == 0)
+		skip = sizeof(own) - 1;
 	char head[64];
 	struct a4s_buf b = A4S_BUF_INIT(head);
 	struct timespec now;
@@ -345,10 +365,11 @@ static long send_syslog(int fd, const char *line, size_t len)
 	a4s_put(&b, " accept4shim[");
 	a4s_put_i64(&b, a4s_self_pid());
 	a4s_put(&b, "]: ");
-	struct iovec iov[2] = { { head, b.len }, { (void *)(uintptr_t)line, len - 1 } };
+	struct iovec iov[2] = { { head, b.len },
+				{ (void *)(uintptr_t)(line + skip), len - skip - 1 } };
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 	long r = a4s_sysret(syscall(SYS_sendmsg, fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT));
-	return r == (long)(b.len + len - 1) ? (long)len : r;
+	return r == (long)(b.len + len - skip - 1) ? (long)len : r;
 }
 
 static long put_record(int fd, enum kind kind, const char *line, size_t len)
