@@ -594,6 +594,18 @@ static void sc_storm(int threads, int per_thread, int procs, int per_proc)
 	    (unsigned long long)st.dropped, t_count_fds() - fds_before);
 }
 
+/* logrotate's copytruncate, done to the trace between two calls. */
+static void sc_truncate(void)
+{
+	struct t_listener l;
+	t_listen(&l, T_TCP4, 0);
+	one_accept(&l, 0);
+	one_accept(&l, 0);
+	T_CHECK(truncate(getenv("ACCEPT4SHIM_LOG"), 0) == 0);
+	one_accept(&l, SOCK_CLOEXEC);
+	t_close_listener(&l);
+}
+
 /* This program again, as the scenario name, with env. */
 static void exec_scenario(const char *name, char **env)
 {
@@ -1017,6 +1029,8 @@ static int scenario(int argc, char **argv)
 		sc_fifo_gone(arg);
 	else if (strcmp(name, "stderr_gone") == 0)
 		sc_stderr_gone(arg);
+	else if (strcmp(name, "truncate") == 0)
+		sc_truncate();
 	else if (strcmp(name, "stderr_hijack") == 0)
 		sc_stderr_hijack(arg);
 	else if (strcmp(name, "slow") == 0)
@@ -1576,6 +1590,33 @@ START_TEST(a_program_that_closes_every_descriptor_never_gets_records_in_its_file
 }
 END_TEST
 
+START_TEST(a_trace_truncated_under_it_goes_on_from_the_start)
+{
+	/* logrotate copytruncate: the file is copied, then cut to nothing.
+	 * O_APPEND puts the next record at the new end, offset 0: no hole of
+	 * NUL bytes where the old records were. */
+	char dir[64], trace[128], v_log[160];
+	temp_dir(dir, sizeof(dir));
+	snprintf(trace, sizeof(trace), "%s/trace.json", dir);
+	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
+	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
+	struct result r, c;
+	run_scenario(&r, vars, "truncate", NULL, NULL);
+	expect_ok(&r, "truncate");
+	struct text file;
+	read_file(trace, &file);
+	ck_assert_msg(strncmp(file.p, "{\"ts\":", 6) == 0, "after truncation: %.100s", file.p);
+	tracecheck(&c, trace, false);
+	struct lines recs;
+	lines_of(c.out.p, "rec ", &recs);
+	ck_assert_uint_eq(recs.n, 1);
+	ck_assert_ptr_nonnull(strstr(recs.v[0], " flags=SOCK_CLOEXEC "));
+	lines_free(&recs);
+	text_free(&file);
+	remove_dir(dir);
+}
+END_TEST
+
 START_TEST(the_trace_descriptor_is_close_on_exec)
 {
 	char dir[64], trace[128], v_log[160];
@@ -2061,6 +2102,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, percent_p_gives_each_process_its_own_file);
 	tcase_add_test(tc, a_program_that_closes_every_descriptor_never_gets_records_in_its_file);
 	tcase_add_test(tc, the_trace_descriptor_is_close_on_exec);
+	tcase_add_test(tc, a_trace_truncated_under_it_goes_on_from_the_start);
 	tcase_add_test(tc, syslog_gets_one_datagram_per_record);
 	tcase_add_test(tc, syslog_reconnects_after_a_restart_and_drops_without_dev_log);
 	suite_add_tcase(s, tc);
