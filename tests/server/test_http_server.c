@@ -70,6 +70,9 @@ static void start_server(void)
 		dup2(out[1], 2);
 		if (chdir(dir) != 0)
 			_exit(126);
+		/* python turns SIGINT into KeyboardInterrupt only if it was
+		 * not ignored when it started. */
+		signal(SIGINT, SIG_DFL);
 		/* execve's prototype predates const; it does not write. */
 		char *const *a, *const *e;
 		const char *const *ca = argv, *const *ce = env;
