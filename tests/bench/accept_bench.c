@@ -11,7 +11,7 @@
  * closes a batch of connections, which wait complete in the listener's
  * queue, then the server accepts the whole batch with the clock running.
  * On loopback the handshake is done in the client's connect, so a client
- * running alongside the server is the bottleneck (about 3x slower than the
+ * running alongside the server is the bottleneck (about 5x slower than the
  * accept loop on a 2-core machine) and would hide what accept costs. A
  * batch never exceeds half the backlog: an overflowing queue drops the SYN
  * and the connect waits a whole second for its retransmit.
