@@ -1,6 +1,7 @@
 #include "init.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -117,8 +118,12 @@ const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
 
 __attribute__((constructor)) static void on_load(void)
 {
+	/* C promises main() an errno of 0; our own calls (an fstat of a
+	 * closed fd 2, say) must not leave theirs behind. */
+	int saved_errno = errno;
 	struct a4s_config scratch;
 	(void)a4s_config_get(&scratch);
+	errno = saved_errno;
 }
 
 /*

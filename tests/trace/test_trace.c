@@ -1003,6 +1003,8 @@ static void sc_syslog(const char *arg)
 	    (unsigned long long)s.dropped);
 }
 
+static int errno_at_start;
+
 static int scenario(int argc, char **argv)
 {
 	t_is_child = true; /* T_ASSERT: message and exit 1 */
@@ -1050,8 +1052,11 @@ static int scenario(int argc, char **argv)
 		get_stats(&s);
 		say("accepts calls=%llu dropped=%llu", (unsigned long long)s.calls,
 		    (unsigned long long)s.dropped);
-	} else if (strcmp(name, "idle") == 0)
+	} else if (strcmp(name, "idle") == 0) {
 		;
+	} else if (strcmp(name, "errno") == 0) {
+		say("errno_at_start=%d", errno_at_start);
+	}
 	else
 		T_ASSERT(0, "no scenario %s", name);
 	return 0;
@@ -1073,7 +1078,8 @@ struct result {
 /*
  * Starts argv (argv[0] a path) with the variables in vars plus PATH and,
  * unless vars name it, LD_PRELOAD=<the library>. stdin is in_fd (or
- * /dev/null, where there is one), stderr is err_fd or a pipe to us.
+ * /dev/null, where there is one), stderr is err_fd, a pipe to us (-1) or
+ * closed (-2).
  */
 static void spawn(struct proc *p, const char *const *argv, const char *const *vars, int in_fd,
 		  int err_fd)
@@ -1097,7 +1103,7 @@ static void spawn(struct proc *p, const char *const *argv, const char *const *va
 
 	int po[2], pe[2] = { -1, -1 };
 	T_CHECK(pipe2(po, O_CLOEXEC) == 0);
-	if (err_fd < 0)
+	if (err_fd == -1)
 		T_CHECK(pipe2(pe, O_CLOEXEC) == 0);
 	fflush(NULL);
 	p->pid = fork();
@@ -1111,7 +1117,10 @@ static void spawn(struct proc *p, const char *const *argv, const char *const *va
 				dup2(nul, 0);
 		}
 		dup2(po[1], 1);
-		dup2(err_fd >= 0 ? err_fd : pe[1], 2);
+		if (err_fd == -2)
+			close(2);
+		else
+			dup2(err_fd >= 0 ? err_fd : pe[1], 2);
 		char *const *a, *const *e;
 		const char *const *ce = env;
 		memcpy(&a, &argv, sizeof(a));
@@ -1761,6 +1770,29 @@ START_TEST(a_file_the_program_opens_as_fd_2_is_not_stderr)
 }
 END_TEST
 
+START_TEST(loading_the_library_leaves_main_an_errno_of_zero)
+{
+	/* With stderr closed, the library's look at fd 2 at load fails with
+	 * EBADF; main() must still start with errno 0, as C promises. */
+	const char *sets[][3] = {
+		{ "ACCEPT4SHIM_LOG=stderr", "ACCEPT4SHIM_STATS=1", NULL },
+		{ "ACCEPT4SHIM_LOG=syslog", "ACCEPT4SHIM_MODE=bogus", NULL },
+		{ "ACCEPT4SHIM_LOG=/nonexistent/dir/t.json", NULL, NULL },
+	};
+	for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+		const char *argv[] = { "/proc/self/exe", "scenario", "errno", NULL };
+		struct proc p;
+		spawn(&p, argv, sets[k], -1, -2);
+		struct result r;
+		collect(&p, &r, 30000);
+		expect_ok(&r, sets[k][0]);
+		ck_assert_str_eq(r.out.p, "errno_at_start=0\n");
+		text_free(&r.out);
+		text_free(&r.err);
+	}
+}
+END_TEST
+
 START_TEST(a_reader_that_never_reads_never_blocks_accept)
 {
 	/* A FIFO, and stderr as a pipe, that nobody reads: 64 KiB fill up,
@@ -2124,6 +2156,7 @@ END_TEST
 
 int main(int argc, char **argv)
 {
+	errno_at_start = errno;
 	if (argc > 2 && strcmp(argv[1], "scenario") == 0)
 		return scenario(argc, argv);
 
@@ -2153,6 +2186,7 @@ int main(int argc, char **argv)
 	tcase_add_loop_test(tc, stderr_as_a_pipe_whose_reader_left_raises_no_sigpipe, 0, 4);
 	tcase_add_test(tc, stderr_gone_before_start_costs_nothing_but_the_records);
 	tcase_add_test(tc, a_file_the_program_opens_as_fd_2_is_not_stderr);
+	tcase_add_test(tc, loading_the_library_leaves_main_an_errno_of_zero);
 	tcase_add_test(tc, a_reader_that_never_reads_never_blocks_accept);
 	tcase_add_test(tc, dev_full_drops_and_counts_every_record);
 	tcase_add_test(tc, a_full_file_system_drops_records_and_keeps_lines_whole);
