@@ -46,7 +46,16 @@ static atomic_int sink_fd = SINK_NONE;
 /* Written only by the thread that holds SINK_BUSY, before it publishes. */
 static _Atomic enum kind sink_kind;
 static atomic_ullong sink_dev, sink_ino;
-static atomic_llong next_reopen_sec;
+static atomic_llong next_reopen_ns;
+/*
+ * A descriptor given up because its reader is gone (EPIPE, ECONNREFUSED)
+ * is not closed at once: another thread may have passed the identity check
+ * on it a moment ago and be about to write, and a closed number is the next
+ * one the program's open or accept gets (near the limit, a busy server's
+ * next connection). It is closed by the next reopen, a second or more later.
+ */
+static atomic_int retired_fd = -1;
+static atomic_ullong retired_dev, retired_ino;
 /* A record was cut short in a regular file (disk full); see write_file. */
 static atomic_bool torn;
 /* fd 2 as the program was started with it, noted at load. */
@@ -71,11 +80,13 @@ bool a4s_expand_path(const char *pattern, int pid, char *out, size_t size)
 	return !b.full;
 }
 
-static long long monotonic_sec(void)
+#define SECOND_NS 1000000000LL
+
+static long long monotonic_ns(void)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now); /* vDSO: no system call */
-	return (long long)now.tv_sec;
+	return (long long)now.tv_sec * SECOND_NS + now.tv_nsec;
 }
 
 /*
@@ -233,14 +244,27 @@ static void open_destination(struct dest *d, bool high)
 	d->kind = S_ISSOCK(type) ? KIND_SOCKET : S_ISFIFO(type) ? KIND_PIPE : KIND_WRITE;
 }
 
+/* The retired descriptor, if it is still the one we gave up (the program
+ * may have closed it and reused the number meanwhile). */
+static void close_retired(void)
+{
+	int fd = atomic_exchange(&retired_fd, -1);
+	mode_t type;
+	unsigned long long dev, ino;
+	if (fd >= 0 && identify(fd, &type, &dev, &ino) == 0 && dev == atomic_load(&retired_dev) &&
+	    ino == atomic_load(&retired_ino))
+		a4s_close(fd);
+}
+
 /* Called by the thread holding SINK_BUSY: opens, then publishes the
  * descriptor, or SINK_LOST with the next attempt a second away. */
 static void open_and_publish(void)
 {
 	struct dest d;
+	close_retired();
 	open_destination(&d, true);
 	if (d.fd < 0) {
-		atomic_store(&next_reopen_sec, monotonic_sec() + 1);
+		atomic_store(&next_reopen_ns, monotonic_ns() + SECOND_NS);
 		atomic_store(&sink_fd, SINK_LOST);
 		return;
 	}
@@ -268,7 +292,7 @@ void a4s_sink_open(const struct a4s_config *cfg)
 	 * stderr is taken now: "stderr" is what the program was started with,
 	 * before a daemon points its fd 2 at /dev/null.
 	 */
-	atomic_store(&next_reopen_sec, 0);
+	atomic_store(&next_reopen_ns, 0);
 	atomic_store(&sink_fd, SINK_LOST);
 	if (cfg->log_kind == A4S_LOG_STDERR) {
 		int expected = SINK_LOST;
@@ -407,7 +431,7 @@ void a4s_sink_write(const char *line, size_t len)
 	if (fd >= 0 && !still_ours(fd))
 		fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
 	if (fd == SINK_LOST) {
-		if (monotonic_sec() < atomic_load(&next_reopen_sec)) {
+		if (monotonic_ns() < atomic_load(&next_reopen_ns)) {
 			a4s_stats_dropped();
 			return;
 		}
@@ -429,11 +453,15 @@ void a4s_sink_write(const char *line, size_t len)
 		a4s_stats_dropped();
 	if (r == -EPIPE || r == -ECONNREFUSED || r == -ENOTCONN) {
 		/* The reader is gone for good on this descriptor; a FIFO may
-		 * get a new one, syslog may come back: reopen later. */
+		 * get a new one, syslog may come back: reopen a second later,
+		 * and close this one then. */
 		int expected = fd;
 		if (atomic_compare_exchange_strong(&sink_fd, &expected, SINK_LOST)) {
-			atomic_store(&next_reopen_sec, monotonic_sec() + 1);
-			a4s_close(fd);
+			close_retired(); /* none: the last reopen took it */
+			atomic_store(&retired_dev, atomic_load(&sink_dev));
+			atomic_store(&retired_ino, atomic_load(&sink_ino));
+			atomic_store(&retired_fd, fd);
+			atomic_store(&next_reopen_ns, monotonic_ns() + SECOND_NS);
 		}
 	}
 }
@@ -464,8 +492,9 @@ void a4s_sink_after_fork(void)
 	int fd = atomic_load(&sink_fd);
 	if (fd >= 0 && still_ours(fd))
 		a4s_close(fd);
+	close_retired(); /* the only thread here: no writer in flight */
 	/* Opened again, under the child's pid, by its first record: a child
 	 * that only execs never creates an empty file. */
-	atomic_store(&next_reopen_sec, 0);
+	atomic_store(&next_reopen_ns, 0);
 	atomic_store(&sink_fd, SINK_LOST);
 }

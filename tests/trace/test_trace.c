@@ -775,6 +775,7 @@ static void sc_fifo_gone(const char *how)
 {
 	const char *fifo = getenv("ACCEPT4SHIM_LOG");
 	sigpipe_setup(how);
+	int fds_before = t_count_fds();
 	int rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	T_CHECK(rd >= 0);
 	struct t_listener l;
@@ -801,6 +802,10 @@ static void sc_fifo_gone(const char *how)
 	T_ASSERT(n > 0 && buf[n - 1] == '\n', "records resume after the reader is back: %zd", n);
 	close(rd);
 	t_close_listener(&l);
+	/* The descriptor given up when the reader left was closed by the
+	 * reopen: one trace descriptor, no more. */
+	T_ASSERT(t_count_fds() == fds_before + 1, "%d descriptors, %d before the trace",
+		 t_count_fds(), fds_before);
 	say("fifo ok");
 }
 
