@@ -280,9 +280,13 @@ START_TEST(memory_and_descriptors_do_not_grow_with_calls)
 	calls_for_a_while(&l, 100000, 20);
 	long grown = resident_pages() - rss;
 	ck_assert_int_eq(t_count_fds(), fds);
-	ck_assert_msg(grown <= 64, "resident memory grew by %ld pages over 102,000 calls", grown);
 #ifdef COUNTING_MALLOC
+	/* Not in a sanitizer build: its allocator keeps freed memory in
+	 * quarantine, so the process grows whatever the library does. */
+	ck_assert_msg(grown <= 64, "resident memory grew by %ld pages over 102,000 calls", grown);
 	ck_assert_msg(in_calls == 0, "%ld allocations inside 102,000 calls", in_calls);
+#else
+	(void)grown;
 #endif
 	remove_trace();
 	t_close_listener(&l);

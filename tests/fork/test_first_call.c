@@ -27,7 +27,13 @@ START_TEST(fork_while_another_thread_is_inside_the_first_call)
 	int rounds = 0, forks = 0, inside = 0;
 	static char out[4096], err[4096];
 	do {
-		const char *env[] = { preload, "A4S_EARLY_FORK=1", modes[rounds % 3], logvar, NULL };
+		/* A sanitizer build's options reach the rounds too. */
+		const char *asan = getenv("ASAN_OPTIONS"), *tsan = getenv("TSAN_OPTIONS");
+		static char san[2][1024];
+		snprintf(san[0], sizeof(san[0]), "ASAN_OPTIONS=%s", asan ? asan : "");
+		snprintf(san[1], sizeof(san[1]), "TSAN_OPTIONS=%s", tsan ? tsan : "");
+		const char *env[] = { preload, "A4S_EARLY_FORK=1", modes[rounds % 3], logvar,
+				      san[0], san[1], NULL };
 		const char *argv[] = { A4S_PROBE, NULL };
 		int rc = t_run(argv, env, out, sizeof(out), err, sizeof(err), 20000);
 		ck_assert_msg(rc == 0, "round %d: status %d: %s%s", rounds, rc, out, err);

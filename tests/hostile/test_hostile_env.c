@@ -33,6 +33,25 @@ static const char defaults_out[] =
 static char out[1 << 16], err[1 << 16];
 static char preload[4200];
 
+/* A sanitizer build's options reach the probe too (each case gives the
+ * probe exactly the environment it wants). */
+static const char *const sanitizer_vars[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS" };
+#define NSAN 3
+
+static int add_sanitizer_env(const char **env, int n)
+{
+	static char kept[NSAN][1024];
+	for (int i = 0; i < NSAN; i++) {
+		const char *v = getenv(sanitizer_vars[i]);
+		if (v) {
+			snprintf(kept[i], sizeof(kept[i]), "%s=%s", sanitizer_vars[i], v);
+			env[n++] = kept[i];
+		}
+	}
+	env[n] = NULL;
+	return n;
+}
+
 static int run_probe(const char *const env[], const char *probe)
 {
 	const char *argv[] = { probe, "accept4", "0", "accept4", "SOCK_NONBLOCK|SOCK_CLOEXEC",
@@ -82,7 +101,8 @@ static void setup(void)
 }
 
 /* Builds NAME=value strings for every variable from values[]. */
-static void make_env(const char *env[NVARS + 2], char *storage[NVARS], const char *const values[NVARS])
+static void make_env(const char *env[NVARS + 2 + NSAN], char *storage[NVARS],
+		     const char *const values[NVARS])
 {
 	env[0] = preload;
 	for (int v = 0; v < NVARS; v++) {
@@ -92,7 +112,7 @@ static void make_env(const char *env[NVARS + 2], char *storage[NVARS], const cha
 		snprintf(storage[v], n, "%s=%s", vars[v], values[v]);
 		env[v + 1] = storage[v];
 	}
-	env[NVARS + 1] = NULL;
+	add_sanitizer_env(env, NVARS + 1);
 }
 
 static void free_env(char *storage[NVARS])
@@ -103,7 +123,7 @@ static void free_env(char *storage[NVARS])
 
 static void expect_defaults_with(const char *const values[NVARS], const bool bad[NVARS])
 {
-	const char *env[NVARS + 2];
+	const char *env[NVARS + 2 + NSAN];
 	char *storage[NVARS];
 	make_env(env, storage, values);
 	int rc = run_probe(env, A4S_PROBE);
@@ -189,8 +209,9 @@ END_TEST
 START_TEST(unopenable_trace_file_changes_nothing)
 {
 	setup();
-	const char *env[] = { preload, "ACCEPT4SHIM_LOG=/nonexistent-a4s-dir/trace.log",
-			      "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
+	const char *env[3 + NSAN + 1] = { preload, "ACCEPT4SHIM_LOG=/nonexistent-a4s-dir/trace.log",
+					  "ACCEPT4SHIM_LOG_FORMAT=json" };
+	add_sanitizer_env(env, 3);
 	int rc = run_probe(env, A4S_PROBE);
 	ck_assert_msg(rc == 0, "probe status %d: %s", rc, err);
 	ck_assert_str_eq(out, defaults_out);
@@ -248,9 +269,10 @@ static void twice(int how)
 	const char *modes[] = { "ACCEPT4SHIM_MODE=native", "ACCEPT4SHIM_MODE=emulate" };
 	for (int m = 0; m < 2; m++) {
 		unlink(trace);
-		const char *env[] = { both, modes[m], "ACCEPT4SHIM_ADD_FLAGS=SOCK_CLOEXEC",
-				      "ACCEPT4SHIM_INHERIT=bsd", "ACCEPT4SHIM_RETRY=maybe",
-				      "ACCEPT4SHIM_LOG_FORMAT=json", logvar, NULL };
+		const char *env[7 + NSAN + 1] = { both, modes[m], "ACCEPT4SHIM_ADD_FLAGS=SOCK_CLOEXEC",
+						  "ACCEPT4SHIM_INHERIT=bsd", "ACCEPT4SHIM_RETRY=maybe",
+						  "ACCEPT4SHIM_LOG_FORMAT=json", logvar };
+		add_sanitizer_env(env, 7);
 		int rc = run_probe(env, probe);
 		ck_assert_msg(rc == 0, "probe status %d: %s", rc, err);
 		ck_assert_str_eq(out, "accept4 0: ok nonblock=0 cloexec=1\n"
