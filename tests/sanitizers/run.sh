@@ -21,6 +21,22 @@ echo "run.sh: $kind build of: $targets"
 # shellcheck disable=SC2086 # a list of targets
 cmake --build "$build" -j2 --target accept4shim $targets >/dev/null
 
+# The documented preload order for a program that is not instrumented:
+# the ASan runtime first, then the library. The other order is refused by
+# ASan at start. A4S_PLAIN_PROBE is a program built without sanitizers.
+if [ "$kind" = address ] && [ -n "${A4S_PLAIN_PROBE:-}" ]; then
+	asan=$(${CC:-cc} -print-file-name=libasan.so)
+	want="accept4 SOCK_CLOEXEC: ok nonblock=0 cloexec=1"
+	got=$(LD_PRELOAD="$asan:$build/libaccept4shim.so" ACCEPT4SHIM_MODE=emulate \
+		"$A4S_PLAIN_PROBE" accept4 SOCK_CLOEXEC)
+	[ "$got" = "$want" ] || { echo "run.sh: ASan first in LD_PRELOAD: got '$got'" >&2; exit 1; }
+	if LD_PRELOAD="$build/libaccept4shim.so" "$A4S_PLAIN_PROBE" >/dev/null 2>&1; then
+		echo "run.sh: the ASan library alone in LD_PRELOAD was expected to be refused" >&2
+		exit 1
+	fi
+	echo "run.sh: LD_PRELOAD=$asan:<library> works in a plain program"
+fi
+
 # The programs are instrumented, so the runtime is loaded before the
 # preloaded library; verify_asan_link_order=0 lets ASan accept that the
 # library comes first in LD_PRELOAD (it is preloaded, the runtime a
