@@ -29,6 +29,10 @@ static const char *from_environment(const char *name, const void *ctx)
 
 static void after_fork_in_child(void)
 {
+	/* A fork while another thread was loading: that thread does not exist
+	 * in the child, so the child loads for itself on its first call. */
+	int loading = LOADING;
+	atomic_compare_exchange_strong(&state, &loading, UNLOADED);
 	a4s_self_forget();
 	a4s_stats_reset();
 	a4s_sink_after_fork();
@@ -79,6 +83,8 @@ static void load(void)
 	char complaints[2048];
 	struct a4s_diag diag = { complaints, sizeof(complaints), 0, 0 };
 
+	/* First, so that a fork from another thread while we load is seen. */
+	pthread_atfork(NULL, NULL, after_fork_in_child);
 	a4s_real_bind();
 	a4s_config_parse(&config, another_copy_comes_first() ? nothing_set : from_environment,
 			 NULL, &diag);
@@ -89,7 +95,6 @@ static void load(void)
 		config.log_path = log_path;
 	}
 	a4s_sink_open(&config);
-	pthread_atfork(NULL, NULL, after_fork_in_child);
 	atomic_store_explicit(&state, LOADED, memory_order_release);
 	say(complaints, diag.len);
 }
@@ -136,7 +141,7 @@ __attribute__((destructor)) static void write_summary_at_exit(void)
 {
 	if (atomic_load(&state) != LOADED || !config.stats)
 		return;
-	char line[A4S_RECORD_MAX];
+	char line[A4S_SUMMARY_MAX];
 	size_t len = a4s_stats_summary(config.log_format, line, sizeof(line));
 	if (!len)
 		return;

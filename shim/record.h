@@ -15,6 +15,9 @@
 /* Large enough for the longest record: two AF_UNIX names of 108 bytes, each
  * byte escaped to six characters, and every other field at its widest. */
 #define A4S_RECORD_MAX 2048
+/* The exit summary names every errno seen: up to 160 of them. Still no
+ * more than PIPE_BUF, so a pipe takes it whole. */
+#define A4S_SUMMARY_MAX 4096
 
 struct a4s_record {
 	struct timespec ts; /* wall clock at return */

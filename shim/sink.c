@@ -486,6 +486,9 @@ void a4s_write_fd2(const char *text, size_t len)
 
 void a4s_sink_after_fork(void)
 {
+	/* The thread that was opening the destination is not in the child. */
+	int busy = SINK_BUSY;
+	atomic_compare_exchange_strong(&sink_fd, &busy, SINK_LOST);
 	if (!config || config->log_kind != A4S_LOG_FILE ||
 	    !strstr(config->log_path, "%p"))
 		return; /* the child shares the parent's destination */
