@@ -184,9 +184,5 @@ int main(void)
 	tcase_add_loop_test(tc, empty_nonblocking_queue_gives_eagain, 0, T_FAMILIES);
 	tcase_add_test(tc, no_descriptor_is_left_behind);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

@@ -232,9 +232,5 @@ int main(void)
 	tcase_add_loop_test(tc, a_flag_step_that_fails_closes_the_new_socket, 0, 2);
 	tcase_add_test(tc, added_flags_survive_a_kernel_without_accept4_unless_mode_is_native);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

@@ -105,9 +105,5 @@ int main(void)
 			    0, 3);
 	tcase_add_loop_test(tc, the_same_calls_after_our_constructor_get_the_same_results, 0, 3);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

@@ -117,9 +117,5 @@ int main(void)
 	tcase_add_test(tc, auto_switches_to_exact_emulation_when_libc_has_no_accept4);
 	tcase_add_test(tc, native_mode_reports_a_missing_libc_accept4_as_enosys);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

@@ -215,9 +215,5 @@ int main(void)
 	tcase_add_loop_test(tc, a_legacy_server_leaks_its_clients_into_commands_unless_cloexec_is_added,
 			    0, 3);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

@@ -238,9 +238,5 @@ int main(void)
 	tcase_add_test(tc, a_hostile_value_still_makes_one_short_printable_line);
 	tcase_add_test(tc, an_empty_value_means_the_default);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

@@ -66,75 +66,12 @@ static int call(int k, int fd, struct sockaddr *addr, socklen_t *len)
 	return k == 4 ? accept(fd, addr, len) : accept4(fd, addr, len, all_flags[k]);
 }
 
-static bool trace_file(char *out, size_t size)
-{
-	const char *p = getenv("ACCEPT4SHIM_LOG");
-	if (!p || p[0] != '/' || !getenv("LD_PRELOAD"))
-		return false;
-	size_t o = 0;
-	for (; *p && o + 16 < size; p++) {
-		if (p[0] == '%' && p[1] == 'p') {
-			o += (size_t)snprintf(out + o, size - o, "%d", (int)getpid());
-			p++;
-		} else {
-			out[o++] = *p;
-		}
-	}
-	out[o] = '\0';
-	return true;
-}
-
-/* Records in this process's file, and how many of them name `word`. */
-static long trace_lines(const char *word, long *with_word)
-{
-	char path[4096];
-	*with_word = 0;
-	if (!trace_file(path, sizeof(path)))
-		return 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	static char buf[1 << 20];
-	long n = 0;
-	size_t len = 0;
-	ssize_t r;
-	while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)r;
-	close(fd);
-	buf[len] = '\0';
-	for (char *line = buf; *line;) {
-		char *nl = strchr(line, '\n');
-		T_ASSERT(nl != NULL, "a cut record");
-		*nl = '\0';
-		n++;
-		if (strstr(line, word))
-			(*with_word)++;
-		line = nl + 1;
-	}
-	return n;
-}
-
-static void remove_trace(void)
-{
-	char path[4096];
-	if (trace_file(path, sizeof(path)))
-		unlink(path);
-}
-
-static void open_trace(void)
-{
-	struct t_listener l;
-	t_listen(&l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
-	T_ASSERT(accept4(l.fd, NULL, NULL, 0) == -1 && errno == EAGAIN, "warm-up call");
-	t_close_listener(&l);
-}
-
 /* ---- RLIMIT_NOFILE reached ---- */
 
 static void at_the_descriptor_limit(void *arg)
 {
 	(void)arg;
-	open_trace();
+	t_trace_open();
 	struct t_listener l;
 	t_listen(&l, (enum t_family)(getpid() % T_FAMILIES), 0);
 	/* Every accept and accept4 that reaches the kernel is counted. The
@@ -143,7 +80,7 @@ static void at_the_descriptor_limit(void *arg)
 	static const long nrs[] = { SYS_accept, SYS_accept4 };
 	t_count_syscalls(nrs, 2);
 	pid_t client = t_clients(&l, 3);
-	long dummy, lines_before = trace_lines("EMFILE", &dummy);
+	long lines_before = t_trace_records(getpid(), 0, NULL, NULL);
 	int fds_before = t_count_fds();
 
 	struct rlimit old, low;
@@ -201,12 +138,14 @@ static void at_the_descriptor_limit(void *arg)
 			 (unsigned long long)s.errors[EMFILE]);
 		T_ASSERT(s.dropped == 0, "%llu records dropped", (unsigned long long)s.dropped);
 	}
-	if (trace_file((char[4096]){ 0 }, 4096)) {
-		long emfile, lines = trace_lines("EMFILE", &emfile) - lines_before;
+	if (t_tracing()) {
+		static const char *const emfile_word[] = { "EMFILE", NULL };
+		long emfile;
+		long lines = t_trace_records(getpid(), 0, emfile_word, &emfile) - lines_before;
 		T_ASSERT(lines == calls, "%ld records for %ld calls", lines, calls);
 		T_ASSERT(emfile == 10, "%ld EMFILE records", emfile);
 	}
-	remove_trace();
+	t_trace_remove(getpid());
 	t_clients_done(client);
 	t_close_listener(&l);
 }
@@ -270,7 +209,7 @@ static void calls_for_a_while(const struct t_listener *l, int empty_calls, int r
 
 START_TEST(memory_and_descriptors_do_not_grow_with_calls)
 {
-	open_trace();
+	t_trace_open();
 	struct t_listener l;
 	t_listen(&l, T_TCP4, SOCK_NONBLOCK);
 	calls_for_a_while(&l, 2000, 2); /* warm: every path taken once */
@@ -288,7 +227,7 @@ START_TEST(memory_and_descriptors_do_not_grow_with_calls)
 #else
 	(void)grown;
 #endif
-	remove_trace();
+	t_trace_remove(getpid());
 	t_close_listener(&l);
 }
 END_TEST
@@ -301,10 +240,7 @@ int main(void)
 	tcase_add_test(tc, emfile_is_returned_never_retried_nothing_leaked_and_traced);
 	tcase_add_test(tc, memory_and_descriptors_do_not_grow_with_calls);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	remove_trace(); /* the runner's own, empty */
-	return failed ? 1 : 0;
+	int status = t_run_suite(s);
+	t_trace_remove(getpid()); /* the runner's own, empty */
+	return status;
 }

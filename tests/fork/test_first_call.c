@@ -64,9 +64,5 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, fork_while_another_thread_is_inside_the_first_call);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run_suite(s);
 }

@@ -22,50 +22,13 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "jsoncheck.h"
 
 #define POISON 0xffffffffu
 
-static void trace_path(char *out, size_t size, int pid)
+/* Records in pid's file, every one a JSON line from pid; the file goes. */
+static long records_of(int pid)
 {
-	const char *pattern = getenv("ACCEPT4SHIM_LOG");
-	ck_assert_msg(pattern && strstr(pattern, "%p"), "ACCEPT4SHIM_LOG must have %%p");
-	size_t o = 0;
-	for (const char *p = pattern; *p && o + 16 < size; p++) {
-		if (p[0] == '%' && p[1] == 'p') {
-			o += (size_t)snprintf(out + o, size - o, "%d", pid);
-			p++;
-		} else {
-			out[o++] = *p;
-		}
-	}
-	out[o] = '\0';
-}
-
-/* Records in pid's file: every one a JSON line from pid; -1: no file. */
-static long records_of(int pid, bool remove)
-{
-	char path[4096];
-	trace_path(path, sizeof(path), pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	char key[32];
-	snprintf(key, sizeof(key), ",\"pid\":%d,", pid);
-	long n = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		ck_assert_msg(t_json_object_line(line, (size_t)len), "%s: not JSON: %s", path, line);
-		ck_assert_msg(strstr(line, key), "%s: a record of another process: %s", path, line);
-		n++;
-	}
-	free(line);
-	fclose(f);
-	if (remove)
-		unlink(path);
-	return n;
+	return t_trace_records(pid, T_TRACE_OWN | T_TRACE_REMOVE, NULL, NULL);
 }
 
 static void *shared(size_t size)
@@ -123,12 +86,9 @@ static void reap(pid_t pid, const char *what)
 /* A call that leaves a record and opens this process's %p file. */
 static void one_record(void)
 {
-	struct t_listener l;
-	t_listen(&l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
-	errno = 0;
-	ck_assert_int_eq(accept4(l.fd, NULL, NULL, SOCK_CLOEXEC), -1);
-	ck_assert_int_eq(errno, EAGAIN);
-	t_close_listener(&l);
+	const char *log = getenv("ACCEPT4SHIM_LOG");
+	ck_assert_msg(log && strstr(log, "%p"), "ACCEPT4SHIM_LOG must have %%p");
+	t_trace_open();
 }
 
 /* ---- a pre-forking server ---- */
@@ -186,12 +146,12 @@ START_TEST(preforked_children_accept_each_connection_once_into_their_own_trace)
 			      (int)atomic_load(&sh->seen[id]));
 	long total = 0;
 	for (int k = 0; k < PREFORK; k++) {
-		ck_assert_int_eq(records_of(kids[k], true), atomic_load(&sh->calls[k]));
+		ck_assert_int_eq(records_of(kids[k]), atomic_load(&sh->calls[k]));
 		total += atomic_load(&sh->calls[k]);
 	}
 	ck_assert_int_eq(total, PREFORK_CONNS + PREFORK);
 	/* The parent's file holds its own call only. */
-	ck_assert_int_eq(records_of(getpid(), true), 1);
+	ck_assert_int_eq(records_of(getpid()), 1);
 	t_close_listener(&l);
 	munmap(sh, sizeof(*sh));
 }
@@ -277,10 +237,10 @@ START_TEST(server_forking_a_child_per_connection_while_threads_accept)
 	for (int id = 0; id < PER_CONN_CONNS; id++) {
 		ck_assert_int_eq(atomic_load(&pc->seen[id]), 1);
 		/* The child's own call went to its own file. */
-		ck_assert_int_eq(records_of(pc->pid[id], true), 1);
+		ck_assert_int_eq(records_of(pc->pid[id]), 1);
 	}
 	/* One record per accept in the threads, plus one_record's. */
-	ck_assert_int_eq(records_of(getpid(), true), PER_CONN_CONNS + PER_CONN_THREADS + 1);
+	ck_assert_int_eq(records_of(getpid()), PER_CONN_CONNS + PER_CONN_THREADS + 1);
 	t_close_listener(&pc_listener);
 	t_close_listener(&pc_empty);
 	munmap(pc, sizeof(*pc));
@@ -308,7 +268,7 @@ START_TEST(exec_in_a_child_keeps_no_trace_descriptor)
 {
 	one_record();
 	char parent_trace[4096];
-	trace_path(parent_trace, sizeof(parent_trace), getpid());
+	ck_assert(t_trace_path(parent_trace, sizeof(parent_trace), getpid()));
 	t_listen(&busy_listener, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
 	atomic_store(&busy_stop, 0);
 	pthread_t t;
@@ -354,12 +314,12 @@ START_TEST(exec_in_a_child_keeps_no_trace_descriptor)
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 
 	char child_trace[4096];
-	trace_path(child_trace, sizeof(child_trace), pid);
+	ck_assert(t_trace_path(child_trace, sizeof(child_trace), pid));
 	ck_assert_msg(!strstr(buf, parent_trace), "the parent's trace survived exec: %s", buf);
 	ck_assert_msg(!strstr(buf, child_trace), "the child's trace survived exec: %s", buf);
 	/* The child's call before the exec is in its own file. */
-	ck_assert_int_eq(records_of(pid, true), 1);
-	ck_assert_int_ge(records_of(getpid(), true), 1);
+	ck_assert_int_eq(records_of(pid), 1);
+	ck_assert_int_ge(records_of(getpid()), 1);
 	t_close_listener(&busy_listener);
 }
 END_TEST
@@ -373,17 +333,7 @@ int main(void)
 	tcase_add_test(tc, server_forking_a_child_per_connection_while_threads_accept);
 	tcase_add_test(tc, exec_in_a_child_keeps_no_trace_descriptor);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	/* The runner's own file, opened at load and empty. */
-	const char *log = getenv("ACCEPT4SHIM_LOG");
-	const char *pp = log ? strstr(log, "%p") : NULL;
-	if (pp) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%.*s%d%s", (int)(pp - log), log, (int)getpid(), pp + 2);
-		unlink(path);
-	}
-	return failed ? 1 : 0;
+	int status = t_run_suite(s);
+	t_trace_remove(getpid()); /* the runner's own file, opened at load and empty */
+	return status;
 }

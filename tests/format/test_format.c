@@ -611,9 +611,5 @@ int main(void)
 	tcase_add_test(tc, percent_p_is_the_pid);
 	tcase_add_test(tc, errno_names);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

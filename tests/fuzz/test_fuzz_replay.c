@@ -72,9 +72,5 @@ int main(void)
 	TCase *tc = tcase_create("replay");
 	tcase_add_loop_test(tc, every_seed_and_kept_crash_replays_cleanly, 0, 3);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run_suite(s);
 }

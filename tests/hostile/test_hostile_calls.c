@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "jsoncheck.h"
 
 static const int all_flags[] = { 0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC };
 #define NFLAGS ((int)(sizeof(all_flags) / sizeof(all_flags[0])))
@@ -41,58 +40,13 @@ static int call(int k, int fd, struct sockaddr *addr, socklen_t *len)
 
 /* ---- the trace: one record per call ---- */
 
-static char trace_file[4096];
-
-static bool tracing(void)
-{
-	const char *p = getenv("ACCEPT4SHIM_LOG");
-	if (!p || p[0] != '/' || !getenv("LD_PRELOAD"))
-		return false;
-	size_t o = 0;
-	for (; *p && o + 16 < sizeof(trace_file); p++) {
-		if (p[0] == '%' && p[1] == 'p') {
-			o += (size_t)snprintf(trace_file + o, sizeof(trace_file) - o, "%d",
-					      (int)getpid());
-			p++;
-		} else {
-			trace_file[o++] = *p;
-		}
-	}
-	trace_file[o] = '\0';
-	return true;
-}
-
-static long trace_lines(void)
-{
-	if (!tracing())
-		return 0;
-	FILE *f = fopen(trace_file, "re");
-	if (!f)
-		return 0;
-	const char *fmt = getenv("ACCEPT4SHIM_LOG_FORMAT");
-	bool json = fmt && strcmp(fmt, "json") == 0;
-	long n = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		ck_assert_msg(line[len - 1] == '\n', "a cut record: %s", line);
-		if (json)
-			ck_assert_msg(t_json_object_line(line, (size_t)len), "not JSON: %s", line);
-		n++;
-	}
-	free(line);
-	fclose(f);
-	return n;
-}
-
 static long lines_before;
 static int fds_before;
 
 static void begin(void)
 {
 	calls = 0;
-	lines_before = trace_lines();
+	lines_before = t_trace_records(getpid(), 0, NULL, NULL);
 	/* A first call (EBADF) opens the trace of this process, so that the
 	 * count below includes it. */
 	ck_assert_int_eq(call(0, -1, NULL, NULL), -1);
@@ -102,12 +56,12 @@ static void begin(void)
 /* Every call traced once; not a descriptor more than at the start. */
 static void end(void)
 {
-	if (tracing()) {
-		ck_assert_int_eq(trace_lines() - lines_before, calls);
+	if (t_tracing()) {
+		ck_assert_int_eq(t_trace_records(getpid(), 0, NULL, NULL) - lines_before, calls);
 		/* A forked test's %p file is its own: checked, it goes. */
 		const char *fork_mode = getenv("CK_FORK");
 		if (!fork_mode || strcmp(fork_mode, "no") != 0)
-			unlink(trace_file);
+			t_trace_remove(getpid());
 	}
 	ck_assert_int_eq(t_count_fds(), fds_before);
 }
@@ -142,19 +96,26 @@ static enum t_family fam(int i)
 	return i ? T_UNIX_PATH : T_TCP4;
 }
 
-START_TEST(bad_addr_pointer_fails_with_efault_and_leaks_nothing)
+/* Each bad pointer in turn, as addr or as addrlen: EFAULT from every call.
+ * Read-only: the kernel reads the length, then cannot write it. */
+static void bad_pointers_fail_with_efault(enum t_family f, bool as_addrlen)
 {
 	struct t_listener l;
-	t_listen(&l, fam(_i), 0);
+	t_listen(&l, f, 0);
 	begin();
 	void *none = page(PROT_NONE), *ro = page(PROT_READ);
 	void *bad[] = { (void *)16, none, ro };
 	for (size_t b = 0; b < 3; b++) {
 		for (int k = 0; k <= NFLAGS; k++) {
 			pid_t client = t_clients(&l, 1);
-			socklen_t len = sizeof(struct sockaddr_storage);
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
 			errno = 0;
-			expect_fail(call(k, l.fd, bad[b], &len), EFAULT, "bad addr", k);
+			if (as_addrlen)
+				expect_fail(call(k, l.fd, (struct sockaddr *)&ss, bad[b]), EFAULT,
+					    "bad addrlen", k);
+			else
+				expect_fail(call(k, l.fd, bad[b], &len), EFAULT, "bad addr", k);
 			t_clients_done(client);
 		}
 	}
@@ -163,30 +124,16 @@ START_TEST(bad_addr_pointer_fails_with_efault_and_leaks_nothing)
 	munmap(ro, 4096);
 	t_close_listener(&l);
 }
+
+START_TEST(bad_addr_pointer_fails_with_efault_and_leaks_nothing)
+{
+	bad_pointers_fail_with_efault(fam(_i), false);
+}
 END_TEST
 
 START_TEST(bad_addrlen_pointer_fails_with_efault_and_leaks_nothing)
 {
-	struct t_listener l;
-	t_listen(&l, fam(_i), 0);
-	begin();
-	void *none = page(PROT_NONE), *ro = page(PROT_READ);
-	/* Read-only: the kernel reads the length, then cannot write it. */
-	void *bad[] = { (void *)16, none, ro };
-	for (size_t b = 0; b < 3; b++) {
-		for (int k = 0; k <= NFLAGS; k++) {
-			pid_t client = t_clients(&l, 1);
-			struct sockaddr_storage ss;
-			errno = 0;
-			expect_fail(call(k, l.fd, (struct sockaddr *)&ss, bad[b]), EFAULT,
-				    "bad addrlen", k);
-			t_clients_done(client);
-		}
-	}
-	end();
-	munmap(none, 4096);
-	munmap(ro, 4096);
-	t_close_listener(&l);
+	bad_pointers_fail_with_efault(fam(_i), true);
 }
 END_TEST
 
@@ -348,12 +295,7 @@ int main(void)
 	TCase *td = tcase_create("descriptors");
 	tcase_add_test(td, descriptors_that_are_no_listener_fail_as_the_kernel);
 	suite_add_tcase(s, td);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	/* The runner's own %p file, opened at load. */
-	if (tracing())
-		unlink(trace_file);
-	return failed ? 1 : 0;
+	int status = t_run_suite(s);
+	t_trace_remove(getpid()); /* the runner's own %p file, opened at load */
+	return status;
 }

@@ -324,9 +324,5 @@ int main(void)
 	tcase_add_test(tw, preloaded_and_linked_acts_once);
 	tcase_add_test(tw, two_copies_of_the_file_act_once);
 	suite_add_tcase(s, tw);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run_suite(s);
 }

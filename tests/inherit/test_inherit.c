@@ -464,9 +464,5 @@ int main(void)
 	tcase_add_test(tc, accept_inherits_where_the_kernel_has_no_accept4);
 	tcase_add_loop_test(tc, the_owner_gets_its_signal_for_data_on_the_accepted_socket, 0, 2);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

@@ -124,9 +124,5 @@ int main(void)
 	tcase_add_test(tc, json_report_has_the_same_numbers);
 	tcase_add_test(tc, a_missing_file_is_reported_and_fails_the_run);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

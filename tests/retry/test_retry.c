@@ -518,9 +518,5 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, a_socket_that_cannot_accept_gets_its_error_at_once);
 	tcase_add_test(tc, the_trace_record_counts_the_retries_of_its_call);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

@@ -249,9 +249,5 @@ int main(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, python_http_server_under_emulation_serves_every_request_and_traces_each_accept);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

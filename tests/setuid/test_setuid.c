@@ -170,9 +170,5 @@ int main(void)
 	tcase_add_test(tc, set_group_id_process_ignores_every_variable);
 	tcase_add_test(tc, trace_never_follows_a_symbolic_link);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run_suite(s);
 }

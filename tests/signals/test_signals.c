@@ -23,70 +23,15 @@
 
 #include <accept4shim.h>
 #include "harness.h"
-#include "jsoncheck.h"
 
 #pragma weak accept4shim_get_stats
 
 /* ---- the trace of this process ---- */
 
-static bool trace_file(char *out, size_t size)
+/* Records in this process's file (0 if none yet, or no trace). */
+static long records(void)
 {
-	const char *p = getenv("ACCEPT4SHIM_LOG");
-	if (!p || p[0] != '/' || !getenv("LD_PRELOAD"))
-		return false;
-	size_t o = 0;
-	for (; *p && o + 16 < size; p++) {
-		if (p[0] == '%' && p[1] == 'p') {
-			o += (size_t)snprintf(out + o, size - o, "%d", (int)getpid());
-			p++;
-		} else {
-			out[o++] = *p;
-		}
-	}
-	out[o] = '\0';
-	return true;
-}
-
-/* Records in this process's file (0 if none yet, or no trace). Each one
- * whole, valid JSON in a json run. */
-static long trace_lines(void)
-{
-	char path[4096];
-	if (!trace_file(path, sizeof(path)))
-		return 0;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	const char *fmt = getenv("ACCEPT4SHIM_LOG_FORMAT");
-	bool json = fmt && strcmp(fmt, "json") == 0;
-	long n = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		T_ASSERT(line[len - 1] == '\n', "a cut record: %s", line);
-		T_ASSERT(!json || t_json_object_line(line, (size_t)len), "not JSON: %s", line);
-		n++;
-	}
-	free(line);
-	fclose(f);
-	return n;
-}
-
-static void remove_trace(void)
-{
-	char path[4096];
-	if (trace_file(path, sizeof(path)))
-		unlink(path);
-}
-
-/* A first call, so the %p trace of this process is open before any count. */
-static void open_trace(void)
-{
-	struct t_listener l;
-	t_listen(&l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
-	T_ASSERT(accept4(l.fd, NULL, NULL, 0) == -1 && errno == EAGAIN, "warm-up call");
-	t_close_listener(&l);
+	return t_trace_records(getpid(), 0, NULL, NULL);
 }
 
 static bool flags_are(int fd, int flags)
@@ -118,8 +63,8 @@ static void accepting_handler(int sig)
 static void handler_accepts(void *arg)
 {
 	(void)arg;
-	open_trace();
-	long before = trace_lines();
+	t_trace_open();
+	long before = records();
 	struct t_listener l;
 	t_listen(&l, T_TCP4, SOCK_NONBLOCK);
 	h_listener = l.fd;
@@ -143,9 +88,9 @@ static void handler_accepts(void *arg)
 	}
 	T_ASSERT(t_count_fds() == fds, "descriptors: %d, were %d", t_count_fds(), fds);
 	if (getenv("LD_PRELOAD"))
-		T_ASSERT(trace_lines() - before == h_calls, "%ld records for %d calls",
-			 trace_lines() - before, (int)h_calls);
-	remove_trace();
+		T_ASSERT(records() - before == h_calls, "%ld records for %d calls",
+			 records() - before, (int)h_calls);
+	t_trace_remove(getpid());
 	t_close_listener(&l);
 }
 
@@ -201,8 +146,8 @@ static pid_t steady_clients(const struct t_listener *a, const struct t_listener 
 static void handler_interrupts_the_library(void *arg)
 {
 	(void)arg;
-	open_trace();
-	long before = trace_lines();
+	t_trace_open();
+	long before = records();
 	struct t_listener a, b;
 	t_listen(&a, T_TCP4, SOCK_NONBLOCK);
 	t_listen(&b, T_UNIX_PATH, SOCK_NONBLOCK);
@@ -246,11 +191,11 @@ static void handler_interrupts_the_library(void *arg)
 		 accepted, (int)i_accepted);
 	T_ASSERT(t_count_fds() == fds, "descriptors: %d, were %d", t_count_fds(), fds);
 	if (getenv("LD_PRELOAD")) {
-		long lines = trace_lines() - before;
+		long lines = records() - before;
 		T_ASSERT(lines == calls + i_calls, "%ld records for %ld + %d calls", lines, calls,
 			 (int)i_calls);
 	}
-	remove_trace();
+	t_trace_remove(getpid());
 	t_close_listener(&a);
 	t_close_listener(&b);
 }
@@ -266,8 +211,8 @@ END_TEST
 static void restart_around_a_handler(void *arg)
 {
 	(void)arg;
-	open_trace();
-	long before = trace_lines();
+	t_trace_open();
+	long before = records();
 	struct t_listener a, b;
 	t_listen(&a, T_TCP4, 0);
 	t_listen(&b, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
@@ -305,8 +250,8 @@ static void restart_around_a_handler(void *arg)
 	T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "helper: %#x", status);
 	t_clients_done(queued);
 	if (getenv("LD_PRELOAD"))
-		T_ASSERT(trace_lines() - before == 2, "%ld records", trace_lines() - before);
-	remove_trace();
+		T_ASSERT(records() - before == 2, "%ld records", records() - before);
+	t_trace_remove(getpid());
 	t_close_listener(&a);
 	t_close_listener(&b);
 }
@@ -406,10 +351,26 @@ static long drain(void)
 	return n;
 }
 
+/* One more connection, accepted by a forked child with the flag it asks
+ * for: nothing the library holds stays locked in the child. */
+static void child_accepts_one(void)
+{
+	reap(connect_n(1, 0));
+	fflush(NULL);
+	pid_t child = fork();
+	T_CHECK(child >= 0);
+	if (child == 0) {
+		alarm(5);
+		int fd = accept4(c_listener.fd, NULL, NULL, SOCK_CLOEXEC);
+		_exit(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 0 : 1);
+	}
+	reap(child);
+}
+
 START_TEST(cancelled_thread_leaves_nothing_held)
 {
-	open_trace();
-	long lines_before = trace_lines(), stats_before = stats_calls();
+	t_trace_open();
+	long lines_before = records(), stats_before = stats_calls();
 	t_listen(&c_listener, T_TCP4, 0);
 	atomic_store(&c_returned, 0);
 	int fds = t_count_fds();
@@ -433,17 +394,7 @@ START_TEST(cancelled_thread_leaves_nothing_held)
 	/* ... a forked child accepts (nothing held across the fork) ... */
 	cancel_and_join(t[2]);
 	cancel_and_join(t[3]);
-	pid_t client = connect_n(1, 0);
-	reap(client);
-	fflush(NULL);
-	pid_t child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0) {
-		alarm(5);
-		int fd = accept4(c_listener.fd, NULL, NULL, SOCK_CLOEXEC);
-		_exit(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 0 : 1);
-	}
-	reap(child);
+	child_accepts_one();
 
 	/* ... and this thread's calls are traced and counted. */
 	ck_assert_int_eq(drain(), 0);
@@ -451,9 +402,9 @@ START_TEST(cancelled_thread_leaves_nothing_held)
 	if (stats_before >= 0)
 		ck_assert_int_eq(stats_calls() - stats_before, calls);
 	if (getenv("LD_PRELOAD"))
-		ck_assert_int_eq(trace_lines() - lines_before, calls);
+		ck_assert_int_eq(records() - lines_before, calls);
 	ck_assert_int_eq(t_count_fds(), fds);
-	remove_trace();
+	t_trace_remove(getpid());
 	t_close_listener(&c_listener);
 }
 END_TEST
@@ -471,8 +422,8 @@ END_TEST
  */
 START_TEST(threads_cancelled_under_load_add_no_loss_to_the_c_library)
 {
-	open_trace();
-	long lines_before = trace_lines(), stats_before = stats_calls();
+	t_trace_open();
+	long lines_before = records(), stats_before = stats_calls();
 	t_listen(&c_listener, T_TCP4, 0);
 	atomic_store(&c_returned, 0);
 	int fds = t_count_fds();
@@ -496,25 +447,16 @@ START_TEST(threads_cancelled_under_load_add_no_loss_to_the_c_library)
 	if (stats_before >= 0)
 		ck_assert_int_eq(stats_calls() - stats_before, calls);
 	if (getenv("LD_PRELOAD"))
-		ck_assert_int_eq(trace_lines() - lines_before, calls);
+		ck_assert_int_eq(records() - lines_before, calls);
 
 	/* Still working: a child accepts, and this thread's calls are traced. */
-	reap(connect_n(1, 0));
-	fflush(NULL);
-	pid_t child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0) {
-		alarm(5);
-		int fd = accept4(c_listener.fd, NULL, NULL, SOCK_CLOEXEC);
-		_exit(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 0 : 1);
-	}
-	reap(child);
+	child_accepts_one();
 	ck_assert_int_eq(drain(), 0);
 	if (getenv("LD_PRELOAD"))
-		ck_assert_int_eq(trace_lines() - lines_before, calls + 1);
+		ck_assert_int_eq(records() - lines_before, calls + 1);
 	fprintf(stderr, "%d cancellations, %ld of %d connections lost in the C library\n",
 		rounds, lost, (int)CONNS);
-	remove_trace();
+	t_trace_remove(getpid());
 	t_close_listener(&c_listener);
 }
 END_TEST
@@ -533,10 +475,7 @@ int main(void)
 	tcase_add_test(tk, cancelled_thread_leaves_nothing_held);
 	tcase_add_test(tk, threads_cancelled_under_load_add_no_loss_to_the_c_library);
 	suite_add_tcase(s, tk);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	remove_trace(); /* the runner's own, empty */
-	return failed ? 1 : 0;
+	int status = t_run_suite(s);
+	t_trace_remove(getpid()); /* the runner's own, empty */
+	return status;
 }

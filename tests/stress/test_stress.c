@@ -26,14 +26,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <accept4shim.h>
 #include "harness.h"
-#include "jsoncheck.h"
 
 #pragma weak accept4shim_get_stats
 
@@ -222,63 +220,6 @@ static void poison(const struct t_listener *l)
 	close(s);
 }
 
-static void trace_path(char *out, size_t size, int pid)
-{
-	const char *pattern = getenv("ACCEPT4SHIM_LOG");
-	ck_assert_msg(pattern && pattern[0] == '/', "ACCEPT4SHIM_LOG must name a file");
-	size_t o = 0;
-	for (const char *p = pattern; *p && o + 16 < size; p++) {
-		if (p[0] == '%' && p[1] == 'p') {
-			o += (size_t)snprintf(out + o, size - o, "%d", pid);
-			p++;
-		} else {
-			out[o++] = *p;
-		}
-	}
-	out[o] = '\0';
-}
-
-struct trace_facts {
-	long lines, successes, emulated_lines;
-};
-
-/* Every line one valid JSON object from this process. */
-static struct trace_facts check_trace(const char *path)
-{
-	struct trace_facts f = { 0, 0, 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
-	struct stat st;
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	size_t size = (size_t)st.st_size;
-	if (size == 0) {
-		close(fd);
-		return f;
-	}
-	char *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-	ck_assert(data != MAP_FAILED);
-	close(fd);
-	char pid_key[32];
-	int pid_len = snprintf(pid_key, sizeof(pid_key), ",\"pid\":%d,", (int)getpid());
-	for (const char *p = data, *end = data + size; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		ck_assert_msg(nl != NULL, "last record has no newline (torn)");
-		size_t n = (size_t)(nl - p) + 1;
-		ck_assert_msg(t_json_object_line(p, n), "record %ld is not one JSON object: %.*s",
-			      f.lines + 1, (int)n, p);
-		ck_assert_msg(memmem(p, n, pid_key, (size_t)pid_len) != NULL,
-			      "record %ld is not from this process: %.*s", f.lines + 1, (int)n, p);
-		if (memmem(p, n, "\"errno\":null", 12))
-			f.successes++;
-		if (memmem(p, n, "\"how\":\"emulated\"", 16))
-			f.emulated_lines++;
-		f.lines++;
-		p += n;
-	}
-	munmap(data, size);
-	return f;
-}
-
 START_TEST(every_connection_accepted_once_and_every_call_traced)
 {
 	const char *conns = getenv("A4S_STRESS_CONNS");
@@ -363,21 +304,24 @@ START_TEST(every_connection_accepted_once_and_every_call_traced)
 		ck_assert_uint_eq(s.dropped, 0);
 	}
 
-	char path[4096];
-	trace_path(path, sizeof(path), (int)getpid());
-	struct trace_facts f = check_trace(path);
-	ck_assert_int_eq(f.lines, calls);
-	ck_assert_int_eq(f.successes, want_accepted);
+	/* Every record one whole JSON object from this process. */
+	ck_assert_msg(t_tracing(), "ACCEPT4SHIM_LOG must name a file");
+	static const char *const words[] = { "\"errno\":null", "\"how\":\"emulated\"", NULL };
+	long with[2];
+	ck_assert_int_eq(t_trace_records(getpid(), T_TRACE_OWN, words, with), calls);
+	long successes = with[0], emulated_lines = with[1];
+	ck_assert_int_eq(successes, want_accepted);
 	const char *mode = getenv("ACCEPT4SHIM_MODE");
 	if (mode && strcmp(mode, "native") == 0)
-		ck_assert_int_eq(f.emulated_lines, 0);
+		ck_assert_int_eq(emulated_lines, 0);
 	if (mode && strcmp(mode, "emulate") == 0) /* 3 in 4 calls ask for flags */
-		ck_assert_int_ge(f.emulated_lines, want_accepted / 2);
-	unlink(path);
+		ck_assert_int_ge(emulated_lines, want_accepted / 2);
+	t_trace_remove(getpid());
 	/* The runner's file, opened at load, stays empty under CK_FORK=yes. */
-	trace_path(path, sizeof(path), (int)getppid());
+	char path[4096];
 	struct stat st;
-	if (stat(path, &st) == 0 && st.st_size == 0)
+	if (t_trace_path(path, sizeof(path), (int)getppid()) && stat(path, &st) == 0 &&
+	    st.st_size == 0)
 		unlink(path);
 	free(seen);
 }
@@ -390,9 +334,5 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, every_connection_accepted_once_and_every_call_traced);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed_n = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed_n ? 1 : 0;
+	return t_run_suite(s);
 }

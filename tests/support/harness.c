@@ -1,8 +1,10 @@
 #include "harness.h"
+#include "jsoncheck.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -508,4 +510,109 @@ int t_run(const char *const argv[], const char *const env[], char *out, size_t o
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+int t_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+bool t_tracing(void)
+{
+	const char *log = getenv("ACCEPT4SHIM_LOG");
+	return log && log[0] == '/' && getenv("LD_PRELOAD");
+}
+
+bool t_trace_path(char *out, size_t size, int pid)
+{
+	if (!t_tracing())
+		return false;
+	size_t o = 0;
+	for (const char *p = getenv("ACCEPT4SHIM_LOG"); *p && o + 16 < size; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			o += (size_t)snprintf(out + o, size - o, "%d", pid);
+			p++;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	return true;
+}
+
+long t_trace_records(int pid, unsigned how, const char *const words[], long with[])
+{
+	for (size_t i = 0; words && words[i]; i++)
+		with[i] = 0;
+	char path[4096];
+	if (!t_trace_path(path, sizeof(path), pid))
+		return 0;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	const char *fmt = getenv("ACCEPT4SHIM_LOG_FORMAT");
+	bool json = fmt && strcmp(fmt, "json") == 0;
+	char key[32];
+	int keylen = snprintf(key, sizeof(key), ",\"pid\":%d,", pid);
+	long n = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		T_ASSERT(line[len - 1] == '\n', "%s: a cut record: %s", path, line);
+		T_ASSERT(!json || t_json_object_line(line, (size_t)len), "%s: not JSON: %s", path,
+			 line);
+		T_ASSERT(!(how & T_TRACE_OWN) || memmem(line, (size_t)len, key, (size_t)keylen),
+			 "%s: a record of another process: %s", path, line);
+		for (size_t i = 0; words && words[i]; i++)
+			if (memmem(line, (size_t)len, words[i], strlen(words[i])))
+				with[i]++;
+		n++;
+	}
+	free(line);
+	fclose(f);
+	if (how & T_TRACE_REMOVE)
+		unlink(path);
+	return n;
+}
+
+void t_trace_remove(int pid)
+{
+	char path[4096];
+	if (t_trace_path(path, sizeof(path), pid))
+		unlink(path);
+}
+
+void t_trace_open(void)
+{
+	struct t_listener l;
+	t_listen(&l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
+	T_ASSERT(accept4(l.fd, NULL, NULL, 0) == -1 && errno == EAGAIN, "warm-up call");
+	t_close_listener(&l);
+}
+
+int t_fd_on(const char *path)
+{
+	DIR *d = opendir("/proc/self/fd");
+	T_CHECK(d != NULL);
+	int found = -1;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char link[300], target[PATH_MAX];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, path) == 0 && atoi(e->d_name) != dirfd(d))
+			found = atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
 }

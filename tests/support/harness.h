@@ -120,4 +120,42 @@ long t_syscalls_counted(long nr);
 int t_run(const char *const argv[], const char *const env[], char *out, size_t out_size,
 	  char *err, size_t err_size, int timeout_ms);
 
+/* The Check boilerplate of every suite's main(): runs all of s (in the
+ * mode CK_FORK says) and gives the exit status, EXIT_FAILURE if any test
+ * failed. */
+int t_run_suite(Suite *s);
+
+/*
+ * The trace file a preloaded suite writes (ACCEPT4SHIM_LOG, usually with
+ * %p so that each process has its own). Shared code: T_ASSERT throughout,
+ * so these work in a test body and inside t_in_child alike.
+ */
+/* A trace to a file in this run: the library preloaded and ACCEPT4SHIM_LOG
+ * an absolute path. */
+bool t_tracing(void);
+/* The trace file of process pid: ACCEPT4SHIM_LOG with every %p replaced by
+ * pid. False, and out untouched, when !t_tracing(). */
+bool t_trace_path(char *out, size_t size, int pid);
+/* Options of t_trace_records. */
+#define T_TRACE_OWN 1u    /* every record names pid (JSON: ,"pid":N,) */
+#define T_TRACE_REMOVE 2u /* the file is removed once read */
+/*
+ * The records in pid's trace file; 0 when there is no file (no trace, or
+ * no call made yet). Each record must be a whole line ending in '\n' and,
+ * in a json run (ACCEPT4SHIM_LOG_FORMAT=json), one JSON object; how adds
+ * T_TRACE_* checks and actions. words: NULL, or a NULL-terminated list;
+ * with[i] is then set to the number of records that contain words[i].
+ */
+long t_trace_records(int pid, unsigned how, const char *const words[], long with[]);
+/* Removes pid's trace file, if this run has one. */
+void t_trace_remove(int pid);
+/* One call that fails with EAGAIN (accept4 on an empty non-blocking
+ * listener), so that this process's %p trace file is open before anything
+ * is counted: a forked test opens its own at its first record. */
+void t_trace_open(void);
+
+/* The descriptor of this process open on path (as /proc/self/fd shows
+ * it), or -1. */
+int t_fd_on(const char *path);
+
 #endif

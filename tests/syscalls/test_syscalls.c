@@ -393,9 +393,5 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, inherited_and_added_nonblock_share_one_setfl);
 	tcase_add_test(tc, retry_costs_nothing_until_an_error_is_seen);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

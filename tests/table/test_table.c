@@ -143,9 +143,5 @@ int main(void)
 	tcase_add_test(tc, preloaded_native_emulate_and_auto_runs_match_the_kernel_line_by_line);
 	tcase_add_test(tc, every_preloaded_call_went_through_the_library);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

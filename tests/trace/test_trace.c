@@ -466,27 +466,6 @@ static void sc_names(void)
 	t_close_listener(&l);
 }
 
-/* The descriptor this process has open on path, or -1. */
-static int fd_for(const char *path)
-{
-	DIR *d = opendir("/proc/self/fd");
-	T_CHECK(d != NULL);
-	int found = -1;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		char link[300], target[PATH_MAX];
-		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		if (strcmp(target, path) == 0 && atoi(e->d_name) != dirfd(d))
-			found = atoi(e->d_name);
-	}
-	closedir(d);
-	return found;
-}
-
 static void one_accept(const struct t_listener *l, int flags)
 {
 	int c = client_to(l);
@@ -510,7 +489,7 @@ static void sc_closeall(const char *data_path)
 	struct t_listener l;
 	t_listen(&l, T_UNIX_ABSTRACT, 0);
 	one_accept(&l, SOCK_CLOEXEC);
-	int old = fd_for(trace);
+	int old = t_fd_on(trace);
 	T_ASSERT(old > 2, "no trace descriptor after the first record");
 	T_ASSERT(t_cloexec(old), "trace descriptor not close-on-exec");
 
@@ -522,7 +501,7 @@ static void sc_closeall(const char *data_path)
 	t_listen(&l, T_UNIX_ABSTRACT, 0);
 	one_accept(&l, 0);
 	one_accept(&l, SOCK_NONBLOCK);
-	int again = fd_for(trace);
+	int again = t_fd_on(trace);
 	T_ASSERT(again > 2 && again != old, "trace reopened on %d (old %d)", again, old);
 	T_ASSERT(t_cloexec(again), "reopened trace descriptor not close-on-exec");
 
@@ -532,7 +511,7 @@ static void sc_closeall(const char *data_path)
 	one_accept(&l, 0);
 	struct accept4shim_stats s;
 	get_stats(&s);
-	say("closeall old=%d again=%d now=%d calls=%llu dropped=%llu", old, again, fd_for(trace),
+	say("closeall old=%d again=%d now=%d calls=%llu dropped=%llu", old, again, t_fd_on(trace),
 	    (unsigned long long)s.calls, (unsigned long long)s.dropped);
 }
 
@@ -669,7 +648,7 @@ static void sc_exec(void)
 	struct t_listener l;
 	t_listen(&l, T_TCP4, 0);
 	one_accept(&l, 0);
-	int fd = fd_for(trace);
+	int fd = t_fd_on(trace);
 	T_ASSERT(fd > 2, "no trace descriptor");
 	say("tracefd fd=%d cloexec=%d", fd, t_cloexec(fd));
 	pid_t pid = fork();
@@ -1222,6 +1201,15 @@ static void temp_dir(char *dir, size_t size)
 	T_CHECK(mkdtemp(dir) != NULL);
 }
 
+/* A fresh directory, the trace file `name` in it, and the variable that
+ * sends the trace there (sizes as the callers declare them). */
+static void temp_trace(char dir[64], char trace[128], char v_log[160], const char *name)
+{
+	temp_dir(dir, 64);
+	snprintf(trace, 128, "%s/%s", dir, name);
+	snprintf(v_log, 160, "ACCEPT4SHIM_LOG=%s", trace);
+}
+
 static void remove_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -1355,9 +1343,7 @@ static const char *const modes[] = { "native", "emulate", "auto" };
 START_TEST(json_records_match_every_call_field_by_field)
 {
 	char dir[64], trace[128], v_log[160], v_mode[64];
-	temp_dir(dir, sizeof(dir));
-	snprintf(trace, sizeof(trace), "%s/trace.json", dir);
-	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
+	temp_trace(dir, trace, v_log, "trace.json");
 	snprintf(v_mode, sizeof(v_mode), "ACCEPT4SHIM_MODE=%s", modes[_i]);
 	const char *vars[] = { v_log, v_mode, "ACCEPT4SHIM_LOG_FORMAT=json",
 			       "ACCEPT4SHIM_RETRY=on", NULL };
@@ -1387,9 +1373,7 @@ END_TEST
 START_TEST(text_records_carry_the_same_facts)
 {
 	char dir[64], trace[128], v_log[160];
-	temp_dir(dir, sizeof(dir));
-	snprintf(trace, sizeof(trace), "%s/trace.txt", dir);
-	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
+	temp_trace(dir, trace, v_log, "trace.txt");
 	/* text is the default format */
 	const char *vars[] = { v_log, "ACCEPT4SHIM_MODE=emulate", "ACCEPT4SHIM_RETRY=on", NULL };
 	struct result r1, r2;
@@ -1423,9 +1407,7 @@ END_TEST
 START_TEST(unix_names_with_any_byte_parse_back_exactly)
 {
 	char dir[64], trace[128], v_log[160];
-	temp_dir(dir, sizeof(dir));
-	snprintf(trace, sizeof(trace), "%s/trace.json", dir);
-	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
+	temp_trace(dir, trace, v_log, "trace.json");
 	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
 	struct result r, c;
 	run_scenario(&r, vars, "names", NULL, NULL);
@@ -1458,9 +1440,7 @@ END_TEST
 START_TEST(many_threads_and_processes_write_whole_lines_none_lost)
 {
 	char dir[64], trace[128], v_log[160];
-	temp_dir(dir, sizeof(dir));
-	snprintf(trace, sizeof(trace), "%s/trace.json", dir);
-	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
+	temp_trace(dir, trace, v_log, "trace.json");
 	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
 	struct result r, c;
 	run_scenario(&r, vars, "storm", NULL, NULL);
@@ -1576,10 +1556,8 @@ END_TEST
 START_TEST(a_program_that_closes_every_descriptor_never_gets_records_in_its_file)
 {
 	char dir[64], trace[128], data[128], v_log[160];
-	temp_dir(dir, sizeof(dir));
-	snprintf(trace, sizeof(trace), "%s/trace.json", dir);
+	temp_trace(dir, trace, v_log, "trace.json");
 	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
 	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
 	struct result r, c;
 	run_scenario(&r, vars, "closeall", data, NULL);
@@ -1610,9 +1588,7 @@ START_TEST(a_trace_truncated_under_it_goes_on_from_the_start)
 	 * O_APPEND puts the next record at the new end, offset 0: no hole of
 	 * NUL bytes where the old records were. */
 	char dir[64], trace[128], v_log[160];
-	temp_dir(dir, sizeof(dir));
-	snprintf(trace, sizeof(trace), "%s/trace.json", dir);
-	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
+	temp_trace(dir, trace, v_log, "trace.json");
 	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
 	struct result r, c;
 	run_scenario(&r, vars, "truncate", NULL, NULL);
@@ -1634,9 +1610,7 @@ END_TEST
 START_TEST(the_trace_descriptor_is_close_on_exec)
 {
 	char dir[64], trace[128], v_log[160];
-	temp_dir(dir, sizeof(dir));
-	snprintf(trace, sizeof(trace), "%s/trace.json", dir);
-	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
+	temp_trace(dir, trace, v_log, "trace.json");
 	const char *vars[] = { v_log, NULL };
 	struct result r;
 	run_scenario(&r, vars, "exec", NULL, NULL);
@@ -1955,9 +1929,7 @@ END_TEST
 START_TEST(stats_summary_at_exit_to_the_trace_matches_get_stats)
 {
 	char dir[64], trace[128], v_log[160];
-	temp_dir(dir, sizeof(dir));
-	snprintf(trace, sizeof(trace), "%s/trace.json", dir);
-	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s", trace);
+	temp_trace(dir, trace, v_log, "trace.json");
 	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", "ACCEPT4SHIM_STATS=1",
 			       "ACCEPT4SHIM_MODE=emulate", "ACCEPT4SHIM_RETRY=on", NULL };
 	struct result r, c;
@@ -2196,9 +2168,5 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, dev_full_drops_and_counts_every_record);
 	tcase_add_test(tc, a_full_file_system_drops_records_and_keeps_lines_whole);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

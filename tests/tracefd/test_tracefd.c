@@ -44,29 +44,6 @@ static void remove_files(const struct files *f)
 	unlink(f->data);
 }
 
-/* The descriptor of ours that points at path, or -1. */
-static int fd_of(const char *path)
-{
-	DIR *d = opendir("/proc/self/fd");
-	T_CHECK(d != NULL);
-	int found = -1;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		char link[300], target[PATH_MAX];
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n < 0)
-			continue;
-		target[n] = '\0';
-		if (strcmp(target, path) == 0 && atoi(e->d_name) != dirfd(d))
-			found = atoi(e->d_name);
-	}
-	closedir(d);
-	return found;
-}
-
 static int count_lines(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -98,7 +75,7 @@ static void reuse_after(bool refuse_statx_first, bool refuse_statx_later)
 	pid_t client = t_clients(&l, 3);
 
 	accept_one(l.fd);
-	int tfd = fd_of(f.trace);
+	int tfd = t_fd_on(f.trace);
 	T_ASSERT(tfd >= 0, "no descriptor open on %s", f.trace);
 	T_ASSERT(count_lines(f.trace) == 1, "one record after one accept");
 	if (refuse_statx_later)
@@ -108,7 +85,7 @@ static void reuse_after(bool refuse_statx_first, bool refuse_statx_later)
 	 * call checked it (statx stored the identity, fstat may compare). */
 	int fds = t_count_fds();
 	accept_one(l.fd);
-	T_ASSERT(fd_of(f.trace) == tfd, "the trace moved from fd %d without cause", tfd);
+	T_ASSERT(t_fd_on(f.trace) == tfd, "the trace moved from fd %d without cause", tfd);
 	T_ASSERT(t_count_fds() == fds, "a descriptor leaked: %d then %d", fds, t_count_fds());
 	T_ASSERT(count_lines(f.trace) == 2, "two records after two accepts");
 
@@ -123,7 +100,7 @@ static void reuse_after(bool refuse_statx_first, bool refuse_statx_later)
 	T_ASSERT(st.st_size == 0, "the library wrote %lld bytes into the program's file",
 		 (long long)st.st_size);
 	T_ASSERT(count_lines(f.trace) == 3, "the third record is not in the trace");
-	int now = fd_of(f.trace);
+	int now = t_fd_on(f.trace);
 	T_ASSERT(now >= 0 && now != tfd, "the trace was not reopened on a number of its own");
 
 	close(tfd);
@@ -222,9 +199,5 @@ int main(void)
 	tcase_add_test(tc, the_identity_statx_stored_matches_what_fstat_reads_later);
 	tcase_add_test(tc, each_record_checks_the_trace_with_one_statx_and_no_fstat);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

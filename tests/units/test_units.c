@@ -366,9 +366,5 @@ int main(void)
 	tcase_add_test(tc, equal_states_cost_no_system_call);
 	tcase_add_test(tc, a_failing_step_returns_its_errno_and_owner_and_signal_go_first);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(s);
 }

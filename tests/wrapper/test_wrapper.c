@@ -757,9 +757,5 @@ static Suite *wrapper_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(wrapper_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return t_run_suite(wrapper_suite());
 }
