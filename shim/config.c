@@ -163,7 +163,7 @@ bool a4s_parse_log(const char *s, enum a4s_log_kind *kind, const char **path)
 static void complain(struct a4s_diag *diag, const char *var, const char *value,
 		     const char *accepted, const char *fallback)
 {
-	char line[512];
+	char line[A4S_COMPLAINT_MAX];
 	struct a4s_buf b = A4S_BUF_INIT(line);
 
 	a4s_put(&b, "accept4shim: ");
@@ -187,8 +187,12 @@ static void complain(struct a4s_diag *diag, const char *var, const char *value,
 	size_t n = b.len;
 
 	diag->count++;
-	if (!diag->buf || diag->len + n > diag->size)
+	if (!diag->buf || diag->len + n > diag->size) {
+		/* Keep what is said in order: once a line is left out, so
+		 * are the ones after it. */
+		diag->size = diag->len;
 		return;
+	}
 	memcpy(diag->buf + diag->len, line, n);
 	diag->len += n;
 }

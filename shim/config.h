@@ -33,6 +33,11 @@ struct a4s_config {
  * a table in the unit tests. */
 typedef const char *a4s_lookup_fn(const char *name, const void *ctx);
 
+/* A complaint is one line of at most this many bytes, and there is at most
+ * one per variable: a buffer of A4S_COMPLAINTS_MAX holds them all. */
+#define A4S_COMPLAINT_MAX 512
+#define A4S_COMPLAINTS_MAX (7 * A4S_COMPLAINT_MAX)
+
 /* Where the parser writes its complaints: one line per bad variable, each
  * ending in '\n'. A complaint that does not fit is cut, never split. */
 struct a4s_diag {

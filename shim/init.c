@@ -80,7 +80,7 @@ static bool another_copy_comes_first(void)
 
 static void load(void)
 {
-	char complaints[2048];
+	char complaints[A4S_COMPLAINTS_MAX];
 	struct a4s_diag diag = { complaints, sizeof(complaints), 0, 0 };
 
 	/* First, so that a fork from another thread while we load is seen. */

@@ -1,5 +1,6 @@
 /* SPEC "Configuration": every variable, its values, its default, and the
  * one stderr line a bad value produces. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -212,6 +213,36 @@ START_TEST(a_hostile_value_still_makes_one_short_printable_line)
 }
 END_TEST
 
+START_TEST(every_variable_bad_and_huge_still_gets_its_line_in_the_loaders_buffer)
+{
+	/* The worst case the loader must hold: every variable bad, each value
+	 * long and made of bytes that escape to four characters. */
+	static char vars[7][4096];
+	static const char *const names[7] = {
+		"ACCEPT4SHIM_MODE", "ACCEPT4SHIM_INHERIT", "ACCEPT4SHIM_RETRY",
+		"ACCEPT4SHIM_ADD_FLAGS", "ACCEPT4SHIM_LOG", "ACCEPT4SHIM_LOG_FORMAT",
+		"ACCEPT4SHIM_STATS"
+	};
+	const char *env[8];
+	for (int i = 0; i < 7; i++) {
+		int n = snprintf(vars[i], sizeof(vars[i]), "%s=", names[i]);
+		memset(vars[i] + n, '\x01', sizeof(vars[i]) - (size_t)n - 1);
+		vars[i][sizeof(vars[i]) - 1] = '\0';
+		env[i] = vars[i];
+	}
+	env[7] = NULL;
+	char buf[A4S_COMPLAINTS_MAX];
+	struct a4s_diag diag = { buf, sizeof(buf), 0, 0 };
+	struct a4s_config cfg;
+	a4s_config_parse(&cfg, lookup, env, &diag);
+	ck_assert_int_eq(diag.count, 7);
+	int lines = 0;
+	for (size_t i = 0; i < diag.len; i++)
+		lines += buf[i] == '\n';
+	ck_assert_int_eq(lines, 7);
+}
+END_TEST
+
 START_TEST(an_empty_value_means_the_default)
 {
 	const char *env[] = { "ACCEPT4SHIM_MODE=", "ACCEPT4SHIM_RETRY=", "ACCEPT4SHIM_LOG=", NULL };
@@ -236,6 +267,7 @@ int main(void)
 	tcase_add_test(tc, a_bad_value_gives_one_line_naming_variable_value_and_choices);
 	tcase_add_test(tc, each_bad_variable_gets_its_line_and_its_default);
 	tcase_add_test(tc, a_hostile_value_still_makes_one_short_printable_line);
+	tcase_add_test(tc, every_variable_bad_and_huge_still_gets_its_line_in_the_loaders_buffer);
 	tcase_add_test(tc, an_empty_value_means_the_default);
 	suite_add_tcase(s, tc);
 	return t_run_suite(s);
