@@ -11,6 +11,7 @@
 #include "record.h"
 #include "self.h"
 #include "sink.h"
+#include "sinkwrite.h"
 #include "stats.h"
 
 enum { UNLOADED, LOADING, LOADED };
