@@ -11,7 +11,7 @@ struct attempt {
 	struct a4s_call *call;
 	int sock_flags; /* what the new socket must end up with */
 	int done_flags; /* what the kernel already gave it */
-	bool plain;     /* a bare accept: nothing to add, nothing to inherit */
+	bool bare;      /* accept() with no flag to add: the plain accept */
 };
 
 /* One accept, native or emulated. On the emulated path the kernel gives the
@@ -25,7 +25,7 @@ static int attempt_once(void *ctx)
 	 * under INHERIT=bsd (which copies the listener's state afterwards):
 	 * accept4(0) would gain nothing, and where a sandbox refuses accept4
 	 * it would turn the program's accept() into ENOSYS under MODE=native. */
-	if (!c->is_accept4 && a->sock_flags == 0)
+	if (a->bare)
 		return a4s_real_accept(c->listen_fd, c->addr, c->addrlen);
 	if (a4s_mode_wants_native(a->cfg->mode, a4s_mode_switched())) {
 		int r = a4s_real_accept4(c->listen_fd, c->addr, c->addrlen,
@@ -53,7 +53,7 @@ int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
 		.call = c,
 		.sock_flags = c->flags | cfg->add_flags,
 	};
-	a.plain = !c->is_accept4 && !bsd && a.sock_flags == 0;
+	a.bare = !c->is_accept4 && a.sock_flags == 0;
 
 	int fd;
 	if (cfg->retry)
@@ -61,8 +61,8 @@ int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
 				      &c->retries);
 	else
 		fd = attempt_once(&a);
-	if (fd < 0 || a.plain)
-		return fd;
+	if (fd < 0 || (a.bare && !bsd))
+		return fd; /* nothing to set: no fcntl, not even a read */
 
 	struct a4s_fdstate have, want;
 	a4s_fdstate_fresh(&have, a.done_flags);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "dest.h"
 #include "sinkwrite.h"
 #include "stats.h"
@@ -25,7 +26,7 @@ static atomic_int sink_fd = SINK_NONE;
 /* Written only by the thread that holds SINK_BUSY, before it publishes. */
 static _Atomic enum a4s_dest_kind sink_kind;
 static atomic_ullong sink_dev, sink_ino;
-static atomic_llong next_reopen_ns;
+static _Atomic uint64_t next_reopen_ns;
 /*
  * A descriptor given up because its reader is gone (EPIPE, ECONNREFUSED)
  * is not closed at once: another thread may have passed the identity check
@@ -35,15 +36,6 @@ static atomic_llong next_reopen_ns;
  */
 static atomic_int retired_fd = -1;
 static atomic_ullong retired_dev, retired_ino;
-
-#define SECOND_NS 1000000000LL
-
-static long long monotonic_ns(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now); /* vDSO: no system call */
-	return (long long)now.tv_sec * SECOND_NS + now.tv_nsec;
-}
 
 /* The retired descriptor, if it is still the one we gave up (the program
  * may have closed it and reused the number meanwhile). */
@@ -65,7 +57,7 @@ static void open_and_publish(void)
 	close_retired();
 	a4s_dest_open(&d, config, true);
 	if (d.fd < 0) {
-		atomic_store(&next_reopen_ns, monotonic_ns() + SECOND_NS);
+		atomic_store(&next_reopen_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
 		atomic_store(&sink_fd, SINK_LOST);
 		return;
 	}
@@ -145,7 +137,7 @@ void a4s_sink_write(const char *line, size_t len)
 	if (fd >= 0 && !still_ours(fd))
 		fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
 	if (fd == SINK_LOST) {
-		if (monotonic_ns() < atomic_load(&next_reopen_ns)) {
+		if (a4s_monotonic_ns() < atomic_load(&next_reopen_ns)) {
 			a4s_stats_dropped();
 			return;
 		}
@@ -175,7 +167,7 @@ void a4s_sink_write(const char *line, size_t len)
 			atomic_store(&retired_dev, atomic_load(&sink_dev));
 			atomic_store(&retired_ino, atomic_load(&sink_ino));
 			atomic_store(&retired_fd, fd);
-			atomic_store(&next_reopen_ns, monotonic_ns() + SECOND_NS);
+			atomic_store(&next_reopen_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
 		}
 	}
 }

@@ -3,16 +3,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "record.h"
 #include "self.h"
 #include "sink.h"
-
-uint64_t a4s_monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
 		    int result, uint64_t started_ns)

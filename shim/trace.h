@@ -6,7 +6,6 @@
 
 #include "accept_path.h"
 
-A4S_HIDDEN uint64_t a4s_monotonic_ns(void);
 /* result: the new fd or -errno. started_ns: a4s_monotonic_ns() at entry. */
 A4S_HIDDEN void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
 			       int result, uint64_t started_ns);
