@@ -1,18 +1,15 @@
 #include "init.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "complain.h"
+#include "copies.h"
+#include "fork.h"
 #include "real.h"
-#include "record.h"
-#include "self.h"
 #include "sink.h"
-#include "sinkwrite.h"
-#include "stats.h"
 
 enum { UNLOADED, LOADING, LOADED };
 
@@ -28,55 +25,16 @@ static const char *from_environment(const char *name, const void *ctx)
 	return secure_getenv(name);
 }
 
-static void after_fork_in_child(void)
-{
-	/* A fork while another thread was loading: that thread does not exist
-	 * in the child, so the child loads for itself on its first call. */
-	int loading = LOADING;
-	atomic_compare_exchange_strong(&state, &loading, UNLOADED);
-	a4s_self_forget();
-	a4s_stats_reset();
-	a4s_sink_after_fork();
-}
-
-static void say(const char *text, size_t len)
-{
-	/* Straight to fd 2 with one write per line; never stdout. */
-	while (len) {
-		const char *nl = text;
-		while (nl < text + len && *nl != '\n')
-			nl++;
-		size_t n = (size_t)(nl - text) + (nl < text + len);
-		a4s_write_fd2(text, n);
-		text += n;
-		len -= n;
-	}
-}
-
-static void load(void);
-
 static const char *nothing_set(const char *name, const void *ctx)
 {
 	(void)name, (void)ctx;
 	return NULL;
 }
 
-/*
- * Two copies of the library in one process (two installations, or the
- * wrapper run inside another with a different library path): the program's
- * calls reach the copy that comes first in the symbol search order, which
- * passes them on through RTLD_NEXT to the other. Only the first applies the
- * configuration; the other stands aside with the defaults, so each call is
- * traced and counted once and each bad variable complained about once. The
- * first copy is the object that holds the accept4shim_get_stats a global
- * lookup finds. (The same file named twice is loaded once: not this case.)
- */
-static bool another_copy_comes_first(void)
+void a4s_init_after_fork(void)
 {
-	void *first = dlsym(RTLD_DEFAULT, "accept4shim_get_stats");
-	Dl_info theirs, ours;
-	return first && dladdr(first, &theirs) && dladdr((void *)load, &ours) &&
-	       theirs.dli_fbase != ours.dli_fbase;
+	int loading = LOADING;
+	atomic_compare_exchange_strong(&state, &loading, UNLOADED);
 }
 
 static void load(void)
@@ -85,9 +43,10 @@ static void load(void)
 	struct a4s_diag diag = { complaints, sizeof(complaints), 0, 0 };
 
 	/* First, so that a fork from another thread while we load is seen. */
-	pthread_atfork(NULL, NULL, after_fork_in_child);
+	a4s_fork_register();
 	a4s_real_bind();
-	a4s_config_parse(&config, another_copy_comes_first() ? nothing_set : from_environment,
+	a4s_config_parse(&config,
+			 a4s_another_copy_comes_first() ? nothing_set : from_environment,
 			 NULL, &diag);
 	/* The program may change its environment later; keep our own copy. */
 	if (config.log_path) {
@@ -97,7 +56,7 @@ static void load(void)
 	}
 	a4s_sink_open(&config);
 	atomic_store_explicit(&state, LOADED, memory_order_release);
-	say(complaints, diag.len);
+	a4s_complain(complaints, diag.len);
 }
 
 const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
@@ -122,6 +81,11 @@ const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
 	return scratch;
 }
 
+const struct a4s_config *a4s_config_loaded(void)
+{
+	return atomic_load(&state) == LOADED ? &config : NULL;
+}
+
 __attribute__((constructor)) static void on_load(void)
 {
 	/* C promises main() an errno of 0; our own calls (an fstat of a
@@ -130,24 +94,4 @@ __attribute__((constructor)) static void on_load(void)
 	struct a4s_config scratch;
 	(void)a4s_config_get(&scratch);
 	errno = saved_errno;
-}
-
-/*
- * ACCEPT4SHIM_STATS=1: one summary at exit, to the trace or to stderr, by a
- * process that made at least one call: the shell in front of a server, the
- * helpers it runs and a child that only execs stay quiet. A process that
- * ends in _exit or by a signal writes none.
- */
-__attribute__((destructor)) static void write_summary_at_exit(void)
-{
-	if (atomic_load(&state) != LOADED || !config.stats)
-		return;
-	char line[A4S_SUMMARY_MAX];
-	size_t len = a4s_stats_summary(config.log_format, line, sizeof(line));
-	if (!len)
-		return;
-	if (a4s_sink_enabled())
-		a4s_sink_write(line, len);
-	else
-		a4s_sink_write_stderr(line, len);
 }

@@ -1,0 +1,26 @@
+/*
+ * ACCEPT4SHIM_STATS=1: one summary at exit, to the trace or to stderr, by a
+ * process that made at least one call: the shell in front of a server, the
+ * helpers it runs and a child that only execs stay quiet. A process that
+ * ends in _exit or by a signal writes none.
+ */
+#include "init.h"
+#include "record.h"
+#include "sink.h"
+#include "sinkwrite.h"
+#include "stats.h"
+
+__attribute__((destructor)) static void write_summary_at_exit(void)
+{
+	const struct a4s_config *config = a4s_config_loaded();
+	if (!config || !config->stats)
+		return;
+	char line[A4S_SUMMARY_MAX];
+	size_t len = a4s_stats_summary(config->log_format, line, sizeof(line));
+	if (!len)
+		return;
+	if (a4s_sink_enabled())
+		a4s_sink_write(line, len);
+	else
+		a4s_sink_write_stderr(line, len);
+}
