@@ -19,7 +19,9 @@ cc=${A4S_FUZZ_CC:-clang}
 case $mode in
 build)
 	mkdir -p "$out"
-	shim=$(ls "$src"/shim/*.c | grep -v -e '/entry\.c$' -e '/init\.c$')
+	# The pure pieces: not the exported entry points, nor loading and its
+	# handlers (fork, exit summary), which need a loaded library.
+	shim=$(ls "$src"/shim/*.c | grep -v -e '/entry\.c$' -e '/init\.c$' -e '/fork\.c$' -e '/summary\.c$')
 	for t in config addr record; do
 		# shellcheck disable=SC2086 # $shim is a list of files
 		"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
