@@ -1,6 +1,6 @@
 /*
- * One trace record, and the summary written at exit, formatted into a
- * caller's buffer as one line (JSON or text) ending in '\n'.
+ * One trace record, formatted into a caller's buffer as one line (JSON or
+ * text) ending in '\n'.
  */
 #ifndef A4S_RECORD_H
 #define A4S_RECORD_H
@@ -15,9 +15,6 @@
 /* Large enough for the longest record: two AF_UNIX names of 108 bytes, each
  * byte escaped to six characters, and every other field at its widest. */
 #define A4S_RECORD_MAX 2048
-/* The exit summary names every errno seen: up to 160 of them. Still no
- * more than PIPE_BUF, so a pipe takes it whole. */
-#define A4S_SUMMARY_MAX 4096
 
 struct a4s_record {
 	struct timespec ts; /* wall clock at return */
@@ -39,16 +36,5 @@ struct a4s_record {
 /* Returns the line's length, or 0 if it did not fit in size. */
 A4S_HIDDEN size_t a4s_format_record(const struct a4s_record *r,
 				    enum a4s_log_format fmt, char *buf, size_t size);
-
-struct a4s_summary {
-	struct timespec ts;
-	int pid;
-	uint64_t calls, accepted, failed, emulated, retried_calls, retries, dropped;
-	const uint64_t *errors; /* indexed by errno, nerrors long */
-	int nerrors;
-};
-
-A4S_HIDDEN size_t a4s_format_summary(const struct a4s_summary *s,
-				     enum a4s_log_format fmt, char *buf, size_t size);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include <accept4shim.h>
-#include "record.h"
+#include "summaryfmt.h"
 #include "self.h"
 
 /* Relaxed atomics: each counter is exact, and no reader needs them to agree

@@ -5,7 +5,7 @@
  * ends in _exit or by a signal writes none.
  */
 #include "init.h"
-#include "record.h"
+#include "summaryfmt.h"
 #include "sink.h"
 #include "sinkwrite.h"
 #include "stats.h"

@@ -20,6 +20,7 @@
 #include "errnames.h"
 #include "flags.h"
 #include "record.h"
+#include "summaryfmt.h"
 #include "sink.h"
 #include "text.h"
 #include "timefmt.h"

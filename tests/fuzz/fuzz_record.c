@@ -16,6 +16,7 @@
 #include "fuzz.h"
 #include "jsoncheck.h"
 #include "record.h"
+#include "summaryfmt.h"
 
 static const char *const keys[] = { "ts", "pid", "tid", "call", "listen_fd", "local", "flags",
 				     "fd", "errno", "peer", "how", "retries", "dur_ns" };
