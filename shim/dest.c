@@ -53,13 +53,13 @@ void a4s_dest_note_stderr(void)
  */
 static int move_high(int fd)
 {
-	struct rlimit lim;
+	struct a4s_rlimit64 lim;
 	long low = 3;
 	if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &lim) == 0) {
-		if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > 1024)
+		if (lim.cur == A4S_RLIM64_INFINITY || lim.cur > 1024)
 			low = 1024 - 64;
-		else if (lim.rlim_cur > 128)
-			low = (long)lim.rlim_cur - 64;
+		else if (lim.cur > 128)
+			low = (long)lim.cur - 64;
 	}
 	if (fd >= low)
 		return fd;
@@ -144,8 +144,8 @@ static atomic_bool statx_refused;
 int a4s_dest_identify(int fd, mode_t *type, unsigned long long *dev, unsigned long long *ino)
 {
 	if (!atomic_load_explicit(&statx_refused, memory_order_relaxed)) {
-		struct statx sx;
-		int r = a4s_statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO, &sx);
+		struct a4s_statx sx;
+		int r = a4s_statx(fd, "", AT_EMPTY_PATH, A4S_STATX_TYPE | A4S_STATX_INO, &sx);
 		if (r == 0) {
 			*type = sx.stx_mode & S_IFMT;
 			*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);

@@ -1,7 +1,6 @@
 #include "retry.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -46,7 +45,7 @@ static bool is_listening(int fd)
 static bool readable(const socklen_t *p)
 {
 	struct timespec zero = { 0, 0 };
-	return a4s_sysret(syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, 0, &zero, NULL, 0)) != -EFAULT;
+	return a4s_sysret(syscall(SYS_futex, p, A4S_FUTEX_WAIT_PRIVATE, 0, &zero, NULL, 0)) != -EFAULT;
 }
 
 int a4s_retry_accept(a4s_attempt_fn *attempt, void *ctx, int listen_fd,

@@ -22,6 +22,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kernel.h"
+
 #define A4S_HIDDEN __attribute__((visibility("hidden")))
 
 static inline long a4s_sysret(long r)
@@ -60,7 +62,7 @@ static inline int a4s_fstat(int fd, struct stat *st)
 }
 
 static inline int a4s_statx(int fd, const char *path, int flags, unsigned mask,
-			    struct statx *sx)
+			    struct a4s_statx *sx)
 {
 	return (int)a4s_sysret(syscall(SYS_statx, fd, path, flags, mask, sx));
 }
