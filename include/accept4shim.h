@@ -64,6 +64,19 @@ struct accept4shim_stats {
 int accept4shim_get_stats(struct accept4shim_stats *out, size_t size);
 
 /*
+ * The configuration in force in this process, as one line of key=value
+ * words in a fixed order, e.g.
+ *   "mode=emulate inherit=linux retry=off add_flags=SOCK_CLOEXEC log=file
+ *    log_format=json stats=0"
+ * (values as the ACCEPT4SHIM_* variables spell them; log as its kind:
+ * none, stderr, syslog or file; add_flags as the trace names flags). Newer
+ * versions may add words at the end. What a bad value fell back to, or
+ * what a set-user-ID process ignored, shows here. NULL while another thread
+ * is still loading the library. Async-signal-safe.
+ */
+const char *accept4shim_config(void);
+
+/*
  * The symbolic name of an errno value ("EAGAIN"), as the trace writes it,
  * or NULL for a value the library does not know.
  */

@@ -57,7 +57,7 @@ int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
 
 	int fd;
 	if (cfg->retry)
-		fd = a4s_retry_accept(attempt_once, &a, c->listen_fd, c->addrlen,
+		fd = a4s_retry_accept(attempt_once, &a, c->listen_fd, c->addr, c->addrlen,
 				      &c->retries);
 	else
 		fd = attempt_once(&a);

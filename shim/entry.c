@@ -56,6 +56,13 @@ A4S_EXPORT const char *accept4shim_version(void)
 	return ACCEPT4SHIM_VERSION_STRING;
 }
 
+A4S_EXPORT const char *accept4shim_config(void)
+{
+	struct a4s_config scratch;
+	(void)a4s_config_get(&scratch); /* loads it, if nothing has yet */
+	return a4s_config_described();
+}
+
 A4S_EXPORT const char *accept4shim_errno_name(int err)
 {
 	return a4s_errno_name(err);

@@ -7,6 +7,7 @@
 
 #include "complain.h"
 #include "copies.h"
+#include "describe.h"
 #include "fork.h"
 #include "real.h"
 #include "sink.h"
@@ -15,6 +16,7 @@ enum { UNLOADED, LOADING, LOADED };
 
 static struct a4s_config config;
 static char log_path[PATH_MAX];
+static char described[A4S_DESCRIBE_MAX];
 static atomic_int state = UNLOADED;
 
 /* secure_getenv: in a set-user-ID or otherwise secure-execution process the
@@ -54,6 +56,7 @@ static void load(void)
 		memcpy(log_path, config.log_path, n + 1); /* parse checked n */
 		config.log_path = log_path;
 	}
+	a4s_describe_config(&config, described, sizeof(described));
 	a4s_sink_open(&config);
 	atomic_store_explicit(&state, LOADED, memory_order_release);
 	a4s_complain(complaints, diag.len);
@@ -84,6 +87,11 @@ const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
 const struct a4s_config *a4s_config_loaded(void)
 {
 	return atomic_load(&state) == LOADED ? &config : NULL;
+}
+
+const char *a4s_config_described(void)
+{
+	return atomic_load_explicit(&state, memory_order_acquire) == LOADED ? described : NULL;
 }
 
 __attribute__((constructor)) static void on_load(void)

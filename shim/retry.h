@@ -28,10 +28,13 @@ typedef int a4s_attempt_fn(void *ctx);
 /*
  * Runs attempt, and while it fails with a retryable error on a socket that
  * is really listening, runs it again, restoring *addrlen to the caller's
- * value before each new attempt, at most A4S_RETRY_MAX times.
+ * value before each new attempt, at most A4S_RETRY_MAX times. addr and
+ * addrlen are the caller's, as given: any pointer is safe (with addr NULL,
+ * addrlen is not looked at, as the kernel does not).
  * *retries counts the failed attempts that were retried.
  */
 A4S_HIDDEN int a4s_retry_accept(a4s_attempt_fn *attempt, void *ctx, int listen_fd,
-				socklen_t *addrlen, unsigned *retries);
+				const struct sockaddr *addr, socklen_t *addrlen,
+				unsigned *retries);
 
 #endif

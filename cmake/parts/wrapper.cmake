@@ -44,8 +44,8 @@ foreach(page accept4shim.1 libaccept4shim.3)
   install(FILES ${PROJECT_BINARY_DIR}/man/${page}
           DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
 endforeach()
-# The library's three functions have their own names in section 3 too.
-foreach(fn accept4shim_version accept4shim_get_stats accept4shim_errno_name)
+# The library's functions have their own names in section 3 too.
+foreach(fn accept4shim_version accept4shim_get_stats accept4shim_config accept4shim_errno_name)
   file(WRITE ${PROJECT_BINARY_DIR}/man/${fn}.3 ".so man3/libaccept4shim.3\n")
   install(FILES ${PROJECT_BINARY_DIR}/man/${fn}.3 DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 endforeach()

@@ -8,10 +8,10 @@
  * preloaded in every mode, with the trace on and off (see CMakeLists.txt).
  * Under a trace, every call must leave exactly one record, valid JSON in
  * the json runs: a bad pointer must crash neither the call nor its trace.
- * Not combined here: RETRY=on with a retryable error and a bad addrlen
- * (after the first failure the library reads *addrlen to restore it; see
- * shim/retry.c). No call below fails with a retryable error from a
- * listening socket.
+ * RETRY=on with a retryable error and every kind of bad addrlen is the
+ * hostile case retry_addrlen (cases/retry_addrlen.c), where a sandbox makes
+ * every accept fail that way; no call below fails with a retryable error
+ * from a listening socket.
  */
 #include <fcntl.h>
 #include <limits.h>

@@ -24,7 +24,8 @@ exports)
 	[ -n "$defined" ] || fail "nm -D listed nothing"
 	extra=$(printf '%s\n' "$defined" | grep -vxE 'accept|accept4|accept4shim_[A-Za-z0-9_]+')
 	[ -z "$extra" ] || fail "exports names that are neither accept, accept4 nor accept4shim_*:" $extra
-	for name in accept accept4 accept4shim_version accept4shim_get_stats accept4shim_errno_name; do
+	for name in accept accept4 accept4shim_version accept4shim_get_stats accept4shim_config \
+		accept4shim_errno_name; do
 		printf '%s\n' "$defined" | grep -qx "$name" || fail "does not export $name"
 	done
 	echo "exports:" $defined
