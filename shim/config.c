@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "errnames.h"
 #include "text.h"
 
 struct choice {
@@ -90,49 +91,119 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* "SOCK_CLOEXEC|SOCK_NONBLOCK", "SOCK_NONBLOCK, SOCK_CLOEXEC", "": names
- * joined by '|' or ',', blanks around a name allowed (people quote this in
- * shell scripts), an empty name between separators not. */
-bool a4s_parse_add_flags(const char *s, int *out)
+typedef bool take_name_fn(const char *name, size_t n, void *ctx);
+
+/* A list of names joined by any of seps, blanks around a name allowed
+ * (people quote these in shell scripts), an empty name between separators
+ * not; nothing but blanks is the empty list. take() is given each name and
+ * says whether it knows it. */
+static bool each_name(const char *s, const char *seps, take_name_fn *take, void *ctx)
 {
-	static const struct choice t[] = {
-		{ "SOCK_CLOEXEC", SOCK_CLOEXEC },
-		{ "SOCK_NONBLOCK", SOCK_NONBLOCK },
-	};
-	int flags = 0;
 	const char *p = s;
 
 	while (is_blank(*p))
 		p++;
-	if (*p == '\0') {
-		*out = 0;
+	if (*p == '\0')
 		return true;
-	}
 	for (;;) {
 		while (is_blank(*p))
 			p++;
 		const char *start = p;
-		while (*p && *p != '|' && *p != ',' && !is_blank(*p))
+		while (*p && !strchr(seps, *p) && !is_blank(*p))
 			p++;
-		size_t n = (size_t)(p - start);
-		bool found = false;
-		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-			if (strlen(t[i].name) == n && memcmp(start, t[i].name, n) == 0) {
-				flags |= t[i].value;
-				found = true;
-			}
-		}
-		if (!found)
+		if (!take(start, (size_t)(p - start), ctx))
 			return false;
 		while (is_blank(*p))
 			p++;
 		if (*p == '\0')
-			break;
-		if (*p != '|' && *p != ',')
+			return true;
+		if (!strchr(seps, *p))
 			return false;
 		p++;
 	}
+}
+
+static bool is_name(const char *name, size_t n, const char *want)
+{
+	return strlen(want) == n && memcmp(name, want, n) == 0;
+}
+
+static bool take_flag(const char *name, size_t n, void *ctx)
+{
+	int *flags = ctx;
+	if (is_name(name, n, "SOCK_CLOEXEC"))
+		*flags |= SOCK_CLOEXEC;
+	else if (is_name(name, n, "SOCK_NONBLOCK"))
+		*flags |= SOCK_NONBLOCK;
+	else
+		return false;
+	return true;
+}
+
+/* "SOCK_CLOEXEC|SOCK_NONBLOCK", "SOCK_NONBLOCK, SOCK_CLOEXEC", "". */
+bool a4s_parse_add_flags(const char *s, int *out)
+{
+	int flags = 0;
+	if (!each_name(s, "|,", take_flag, &flags))
+		return false;
 	*out = flags;
+	return true;
+}
+
+/* The other names Linux gives the same values, as programs spell them. */
+static const struct choice errno_aliases[] = {
+	{ "EWOULDBLOCK", EWOULDBLOCK },
+	{ "EDEADLOCK", EDEADLOCK },
+	{ "ENOTSUP", ENOTSUP },
+};
+
+static bool take_errno(const char *name, size_t n, void *ctx)
+{
+	uint64_t *bits = ctx;
+	int e = 0;
+	for (int i = 1; i < A4S_SKIP_BITS && !e; i++) {
+		const char *known = a4s_errno_name(i);
+		if (known && is_name(name, n, known))
+			e = i;
+	}
+	for (size_t i = 0; i < sizeof(errno_aliases) / sizeof(errno_aliases[0]) && !e; i++) {
+		if (is_name(name, n, errno_aliases[i].name))
+			e = errno_aliases[i].value;
+	}
+	if (!e)
+		return false;
+	bits[e / 64] |= 1ULL << (e % 64);
+	return true;
+}
+
+/* "EAGAIN", "EAGAIN,ECONNABORTED", "": errno names as the trace writes
+ * them (and their Linux aliases), joined by ','. Parsed here, once, into
+ * bits, so that the call path tests a bit and compares no string. */
+bool a4s_parse_log_skip(const char *s, uint64_t out[A4S_SKIP_BITS / 64])
+{
+	uint64_t bits[A4S_SKIP_BITS / 64] = { 0 };
+	if (!each_name(s, ",", take_errno, bits))
+		return false;
+	memcpy(out, bits, sizeof(bits));
+	return true;
+}
+
+/* Whole seconds in decimal digits, 0 (none) up to A4S_STATS_INTERVAL_MAX:
+ * no sign, no unit, no fraction; a value the library would have to guess
+ * at is refused, not rounded. */
+bool a4s_parse_stats_interval(const char *s, uint64_t *ns)
+{
+	uint64_t v = 0;
+	if (*s == '\0')
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > A4S_STATS_INTERVAL_MAX)
+			return false;
+	}
+	*ns = v * 1000000000ULL;
 	return true;
 }
 
@@ -237,7 +308,17 @@ void a4s_config_parse(struct a4s_config *cfg, a4s_lookup_fn *lookup, const void 
 	if ((v = value_of(lookup, ctx, "ACCEPT4SHIM_LOG_FORMAT")) &&
 	    !a4s_parse_log_format(v, &cfg->log_format))
 		complain(diag, "ACCEPT4SHIM_LOG_FORMAT", v, "text, json", "text");
+	if ((v = value_of(lookup, ctx, "ACCEPT4SHIM_LOG_SKIP")) &&
+	    !a4s_parse_log_skip(v, cfg->log_skip))
+		complain(diag, "ACCEPT4SHIM_LOG_SKIP", v,
+			 "errno names such as EAGAIN joined by ',', or empty", "an empty list");
 	if ((v = value_of(lookup, ctx, "ACCEPT4SHIM_STATS")) &&
 	    !a4s_parse_stats(v, &cfg->stats))
 		complain(diag, "ACCEPT4SHIM_STATS", v, "0, 1", "0");
+	if ((v = value_of(lookup, ctx, "ACCEPT4SHIM_STATS_INTERVAL")) &&
+	    !a4s_parse_stats_interval(v, &cfg->stats_interval_ns))
+		complain(diag, "ACCEPT4SHIM_STATS_INTERVAL", v,
+			 "whole seconds, 0 up to 4294967295", "0 (no interval summary)");
+	if (!cfg->stats)
+		cfg->stats_interval_ns = 0; /* the interval summaries come with STATS=1 */
 }

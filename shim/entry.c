@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "errnames.h"
 #include "init.h"
+#include "interval.h"
 #include "stats.h"
 #include "trace.h"
 
@@ -28,6 +29,10 @@ static int finish(const struct a4s_config *cfg, struct a4s_call *c)
 	a4s_stats_count(c, r);
 	if (tracing)
 		a4s_trace_call(cfg, c, r, started);
+	/* After the record: a summary follows the records of the calls it
+	 * counts. */
+	if (cfg->stats_interval_ns)
+		a4s_interval_tick(cfg);
 	if (r < 0) {
 		errno = -r;
 		return -1;

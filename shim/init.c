@@ -9,6 +9,7 @@
 #include "copies.h"
 #include "describe.h"
 #include "fork.h"
+#include "interval.h"
 #include "real.h"
 #include "sink.h"
 
@@ -58,6 +59,7 @@ static void load(void)
 	}
 	a4s_describe_config(&config, described, sizeof(described));
 	a4s_sink_open(&config);
+	a4s_interval_start(&config);
 	atomic_store_explicit(&state, LOADED, memory_order_release);
 	a4s_complain(complaints, diag.len);
 }

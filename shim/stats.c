@@ -3,8 +3,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include <accept4shim.h>
-#include "summaryfmt.h"
+#include "interval.h"
 #include "self.h"
 
 /* Relaxed atomics: each counter is exact, and no reader needs them to agree
@@ -41,7 +40,6 @@ void a4s_stats_dropped(void)
 	ADD(counters.dropped, 1);
 }
 
-/* In a forked child: each process counts its own calls. */
 void a4s_stats_reset(void)
 {
 	atomic_store(&counters.calls, 0);
@@ -53,9 +51,10 @@ void a4s_stats_reset(void)
 	atomic_store(&counters.dropped, 0);
 	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
 		atomic_store(&counters.errors[i], 0);
+	a4s_interval_reset();
 }
 
-static void snapshot(struct accept4shim_stats *s)
+void a4s_stats_snapshot(struct accept4shim_stats *s)
 {
 	s->calls = GET(counters.calls);
 	s->accepted = GET(counters.accepted);
@@ -68,24 +67,27 @@ static void snapshot(struct accept4shim_stats *s)
 		s->errors[i] = GET(counters.errors[i]);
 }
 
+void a4s_stats_to_summary(const struct accept4shim_stats *s, struct a4s_summary *sum)
+{
+	sum->calls = s->calls;
+	sum->accepted = s->accepted;
+	sum->failed = s->failed;
+	sum->emulated = s->emulated;
+	sum->retried_calls = s->retried_calls;
+	sum->retries = s->retries;
+	sum->dropped = s->dropped;
+	sum->errors = s->errors;
+	sum->nerrors = ACCEPT4SHIM_ERRNO_SLOTS;
+}
+
 size_t a4s_stats_summary(enum a4s_log_format fmt, char *buf, size_t size)
 {
 	struct accept4shim_stats s;
-	snapshot(&s);
+	a4s_stats_snapshot(&s);
 	if (!s.calls)
 		return 0;
-	struct a4s_summary sum = {
-		.pid = a4s_self_pid(),
-		.calls = s.calls,
-		.accepted = s.accepted,
-		.failed = s.failed,
-		.emulated = s.emulated,
-		.retried_calls = s.retried_calls,
-		.retries = s.retries,
-		.dropped = s.dropped,
-		.errors = s.errors,
-		.nerrors = ACCEPT4SHIM_ERRNO_SLOTS,
-	};
+	struct a4s_summary sum = { .pid = a4s_self_pid() };
+	a4s_stats_to_summary(&s, &sum);
 	clock_gettime(CLOCK_REALTIME, &sum.ts);
 	return a4s_format_summary(&sum, fmt, buf, size);
 }
@@ -100,7 +102,7 @@ accept4shim_get_stats(struct accept4shim_stats *out, size_t size)
 		errno = EINVAL;
 		return -1;
 	}
-	snapshot(&s);
+	a4s_stats_snapshot(&s);
 	memcpy(out, &s, size < sizeof(s) ? size : sizeof(s));
 	return 0;
 }

@@ -2,12 +2,21 @@
 #ifndef A4S_STATS_H
 #define A4S_STATS_H
 
+#include <accept4shim.h>
 #include "accept_path.h"
+#include "summaryfmt.h"
 #include "sys.h"
 
 A4S_HIDDEN void a4s_stats_count(const struct a4s_call *c, int result);
 A4S_HIDDEN void a4s_stats_dropped(void);
+/* In a forked child: each process counts its own calls, and its interval
+ * summaries start at the fork. */
 A4S_HIDDEN void a4s_stats_reset(void);
+/* The counters now, each exact, read one after the other (relaxed). */
+A4S_HIDDEN void a4s_stats_snapshot(struct accept4shim_stats *s);
+/* A summary's counts from s; its errors point into s. */
+A4S_HIDDEN void a4s_stats_to_summary(const struct accept4shim_stats *s,
+				     struct a4s_summary *sum);
 /* Formats the summary into buf; 0 when there is nothing to say (no call
  * was made) or it did not fit. */
 A4S_HIDDEN size_t a4s_stats_summary(enum a4s_log_format fmt, char *buf, size_t size);

@@ -2,12 +2,12 @@
  * ACCEPT4SHIM_STATS=1: one summary at exit, to the trace or to stderr, by a
  * process that made at least one call: the shell in front of a server, the
  * helpers it runs and a child that only execs stay quiet. A process that
- * ends in _exit or by a signal writes none.
+ * ends in _exit or by a signal writes none: the interval summaries
+ * (interval.c) are for those.
  */
 #include "init.h"
 #include "summaryfmt.h"
-#include "sink.h"
-#include "sinkwrite.h"
+#include "summaryout.h"
 #include "stats.h"
 
 __attribute__((destructor)) static void write_summary_at_exit(void)
@@ -19,8 +19,5 @@ __attribute__((destructor)) static void write_summary_at_exit(void)
 	size_t len = a4s_stats_summary(config->log_format, line, sizeof(line));
 	if (!len)
 		return;
-	if (a4s_sink_enabled())
-		a4s_sink_write(line, len);
-	else
-		a4s_sink_write_stderr(line, len);
+	a4s_summary_out(line, len);
 }

@@ -11,6 +11,9 @@
 void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
 		    int result, uint64_t started_ns)
 {
+	/* ACCEPT4SHIM_LOG_SKIP: counted already, written not at all. */
+	if (result < 0 && a4s_log_skips(cfg, -result))
+		return;
 	uint64_t ended_ns = a4s_monotonic_ns();
 	struct sockaddr_storage local, peer;
 	socklen_t local_len = sizeof(local), peer_len = sizeof(peer);

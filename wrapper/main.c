@@ -30,7 +30,10 @@ enum {
 	EXIT_NOT_FOUND = 127,
 };
 
-enum setting { S_MODE, S_INHERIT, S_RETRY, S_ADD_FLAGS, S_LOG, S_LOG_FORMAT, S_STATS, S_COUNT };
+enum setting {
+	S_MODE, S_INHERIT, S_RETRY, S_ADD_FLAGS, S_LOG, S_LOG_FORMAT, S_LOG_SKIP,
+	S_STATS, S_STATS_INTERVAL, S_COUNT
+};
 enum { OPT_DRY_RUN = S_COUNT, OPT_HELP, OPT_VERSION };
 
 struct variable {
@@ -71,6 +74,18 @@ static bool valid_log_format(const char *s)
 	return a4s_parse_log_format(s, &v);
 }
 
+static bool valid_log_skip(const char *s)
+{
+	uint64_t v[A4S_SKIP_BITS / 64];
+	return a4s_parse_log_skip(s, v);
+}
+
+static bool valid_stats_interval(const char *s)
+{
+	uint64_t v;
+	return a4s_parse_stats_interval(s, &v);
+}
+
 static const struct variable variables[S_COUNT] = {
 	[S_MODE] = { "mode", "ACCEPT4SHIM_MODE", "auto, native, emulate", valid_mode },
 	[S_INHERIT] = { "inherit", "ACCEPT4SHIM_INHERIT", "linux, bsd", valid_inherit },
@@ -82,7 +97,11 @@ static const struct variable variables[S_COUNT] = {
 		    "empty, stderr, syslog, or an absolute file path", valid_log },
 	[S_LOG_FORMAT] = { "log-format", "ACCEPT4SHIM_LOG_FORMAT", "text, json",
 			   valid_log_format },
+	[S_LOG_SKIP] = { "log-skip", "ACCEPT4SHIM_LOG_SKIP",
+			 "errno names such as EAGAIN joined by ',', or empty", valid_log_skip },
 	[S_STATS] = { "stats", "ACCEPT4SHIM_STATS", "", NULL },
+	[S_STATS_INTERVAL] = { "stats-interval", "ACCEPT4SHIM_STATS_INTERVAL",
+			       "whole seconds, 0 up to 4294967295", valid_stats_interval },
 };
 
 static const struct option long_options[] = {
@@ -92,7 +111,9 @@ static const struct option long_options[] = {
 	{ "add-flags", required_argument, NULL, S_ADD_FLAGS },
 	{ "log", required_argument, NULL, S_LOG },
 	{ "log-format", required_argument, NULL, S_LOG_FORMAT },
+	{ "log-skip", required_argument, NULL, S_LOG_SKIP },
 	{ "stats", no_argument, NULL, S_STATS },
+	{ "stats-interval", required_argument, NULL, S_STATS_INTERVAL },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -113,7 +134,11 @@ static void usage(FILE *out)
 	      "  --log=DEST           stderr, syslog, an absolute path (%p: the pid),\n"
 	      "                       or empty for no trace           (ACCEPT4SHIM_LOG)\n"
 	      "  --log-format=FORMAT  text or json                    (ACCEPT4SHIM_LOG_FORMAT)\n"
+	      "  --log-skip=ERRNOS    no record of calls failing with these, e.g.\n"
+	      "                       EAGAIN; still counted           (ACCEPT4SHIM_LOG_SKIP)\n"
 	      "  --stats              a summary record at exit        (ACCEPT4SHIM_STATS=1)\n"
+	      "  --stats-interval=N   also a summary every N seconds\n"
+	      "                       (with --stats)   (ACCEPT4SHIM_STATS_INTERVAL)\n"
 	      "  --dry-run            print the variables and the command, run nothing\n"
 	      "  --help               print this help and exit\n"
 	      "  --version            print the version and the library's path and exit\n"
@@ -182,6 +207,8 @@ int main(int argc, char **argv)
 		case S_ADD_FLAGS:
 		case S_LOG:
 		case S_LOG_FORMAT:
+		case S_LOG_SKIP:
+		case S_STATS_INTERVAL:
 			if (!variables[opt].valid(optarg)) {
 				fprintf(stderr,
 					"accept4shim: invalid value '%s' for --%s (accepted: %s)\n",

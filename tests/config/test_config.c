@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "errnames.h"
 #include "harness.h"
 
 /* A fake environment: NAME=VALUE pairs, NULL-terminated. */
@@ -53,6 +54,8 @@ START_TEST(defaults_when_nothing_is_set)
 	ck_assert_int_eq(c.log_kind, A4S_LOG_NONE);
 	ck_assert_int_eq(c.log_format, A4S_FORMAT_TEXT);
 	ck_assert(!c.stats);
+	ck_assert(!a4s_log_skips(&c, EAGAIN));
+	ck_assert_uint_eq(c.stats_interval_ns, 0);
 	ck_assert_str_eq(complaints, "");
 }
 END_TEST
@@ -63,7 +66,8 @@ START_TEST(every_valid_value_is_taken)
 		"ACCEPT4SHIM_MODE=emulate", "ACCEPT4SHIM_INHERIT=bsd",
 		"ACCEPT4SHIM_RETRY=on", "ACCEPT4SHIM_ADD_FLAGS=SOCK_CLOEXEC|SOCK_NONBLOCK",
 		"ACCEPT4SHIM_LOG=/tmp/trace.%p", "ACCEPT4SHIM_LOG_FORMAT=json",
-		"ACCEPT4SHIM_STATS=1", NULL
+		"ACCEPT4SHIM_STATS=1", "ACCEPT4SHIM_LOG_SKIP=EAGAIN",
+		"ACCEPT4SHIM_STATS_INTERVAL=60", NULL
 	};
 	int bad;
 	struct a4s_config c = parse(env, &bad);
@@ -76,6 +80,8 @@ START_TEST(every_valid_value_is_taken)
 	ck_assert_str_eq(c.log_path, "/tmp/trace.%p");
 	ck_assert_int_eq(c.log_format, A4S_FORMAT_JSON);
 	ck_assert(c.stats);
+	ck_assert(a4s_log_skips(&c, EAGAIN));
+	ck_assert_uint_eq(c.stats_interval_ns, 60ULL * 1000000000ULL);
 }
 END_TEST
 
@@ -136,6 +142,118 @@ START_TEST(add_flags_names_separators_and_blanks)
 }
 END_TEST
 
+/* The errno values whose bits are set, in order, as "11 103". */
+static const char *skipped(const char *value)
+{
+	static char out[512];
+	struct a4s_config c = { .log_skip = { 0 } };
+	out[0] = '\0';
+	if (!a4s_parse_log_skip(value, c.log_skip))
+		return "invalid";
+	for (int e = -2; e < A4S_SKIP_BITS + 70; e++) {
+		if (a4s_log_skips(&c, e))
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%d",
+				 out[0] ? " " : "", e);
+	}
+	return out;
+}
+
+START_TEST(log_skip_errno_names_joined_by_commas)
+{
+	char want[64];
+	ck_assert_str_eq(skipped(""), "");
+	ck_assert_str_eq(skipped("   "), "");
+	snprintf(want, sizeof(want), "%d", EAGAIN);
+	ck_assert_str_eq(skipped("EAGAIN"), want);
+	ck_assert_str_eq(skipped(" EAGAIN "), want);
+	ck_assert_str_eq(skipped("EAGAIN,EAGAIN"), want);
+	/* Linux's other names for the same values */
+	ck_assert_str_eq(skipped("EWOULDBLOCK"), want);
+	snprintf(want, sizeof(want), "%d", EOPNOTSUPP);
+	ck_assert_str_eq(skipped("ENOTSUP"), want);
+	snprintf(want, sizeof(want), "%d", EDEADLK);
+	ck_assert_str_eq(skipped("EDEADLOCK"), want);
+	snprintf(want, sizeof(want), "%d %d %d", EINTR, EAGAIN, ECONNABORTED);
+	ck_assert_str_eq(skipped("ECONNABORTED,EINTR, EAGAIN"), want);
+	/* the first and the last name the trace knows */
+	snprintf(want, sizeof(want), "%d %d", EPERM, EHWPOISON);
+	ck_assert_str_eq(skipped("EHWPOISON,EPERM"), want);
+	/* every name the trace writes is a name the list takes */
+	for (int e = 1; e < A4S_SKIP_BITS; e++) {
+		const char *name = a4s_errno_name(e);
+		if (!name)
+			continue;
+		snprintf(want, sizeof(want), "%d", e);
+		ck_assert_str_eq(skipped(name), want);
+	}
+	static const char *const bad[] = {
+		"EFOO", "eagain", "Eagain", "EAGAIN,", ",EAGAIN", "EAGAIN,,EINTR", "EAGAIN EINTR",
+		"EAGAIN|EINTR", "EAGAIN;EINTR", "11", "-11", "EAGAINX", "XEAGAIN", "E", "EAGAIN,EFOO",
+		"EAGAIN\n", "\"EAGAIN\"",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(strcmp(skipped(bad[i]), "invalid") == 0, "%s accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(a_bad_log_skip_keeps_every_record_and_says_so_once)
+{
+	const char *env[] = { "ACCEPT4SHIM_LOG_SKIP=EAGAIN,EWHATEVER", NULL };
+	int bad;
+	struct a4s_config c = parse(env, &bad);
+	ck_assert_int_eq(bad, 1);
+	ck_assert_int_eq(count_lines(complaints), 1);
+	/* all or nothing: the good name in a bad list is not taken either */
+	ck_assert(!a4s_log_skips(&c, EAGAIN));
+	ck_assert_str_eq(complaints,
+			 "accept4shim: ACCEPT4SHIM_LOG_SKIP=\"EAGAIN,EWHATEVER\" is not valid "
+			 "(accepted: errno names such as EAGAIN joined by ',', or empty); "
+			 "using an empty list\n");
+}
+END_TEST
+
+START_TEST(stats_interval_whole_seconds)
+{
+	uint64_t ns = 7;
+	ck_assert(a4s_parse_stats_interval("0", &ns) && ns == 0);
+	ck_assert(a4s_parse_stats_interval("1", &ns) && ns == 1000000000ULL);
+	ck_assert(a4s_parse_stats_interval("60", &ns) && ns == 60000000000ULL);
+	ck_assert(a4s_parse_stats_interval("0060", &ns) && ns == 60000000000ULL);
+	ck_assert(a4s_parse_stats_interval("4294967295", &ns) &&
+		  ns == 4294967295ULL * 1000000000ULL);
+	ns = 7;
+	static const char *const bad[] = {
+		"", " 5", "5 ", "+5", "-1", "1.5", "5s", "1e3", "0x10", "4294967296",
+		"99999999999999999999999", "five",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!a4s_parse_stats_interval(bad[i], &ns), "%s accepted", bad[i]);
+	ck_assert_uint_eq(ns, 7); /* untouched by a refusal */
+}
+END_TEST
+
+START_TEST(stats_interval_counts_only_with_stats)
+{
+	const char *alone[] = { "ACCEPT4SHIM_STATS_INTERVAL=10", NULL };
+	const char *with_stats[] = { "ACCEPT4SHIM_STATS_INTERVAL=10", "ACCEPT4SHIM_STATS=1", NULL };
+	const char *stats_off[] = { "ACCEPT4SHIM_STATS_INTERVAL=10", "ACCEPT4SHIM_STATS=0", NULL };
+	int bad;
+	ck_assert_uint_eq(parse(alone, &bad).stats_interval_ns, 0);
+	ck_assert_int_eq(bad, 0);
+	ck_assert_uint_eq(parse(with_stats, &bad).stats_interval_ns, 10000000000ULL);
+	ck_assert_uint_eq(parse(stats_off, &bad).stats_interval_ns, 0);
+	const char *wrong[] = { "ACCEPT4SHIM_STATS_INTERVAL=1m", "ACCEPT4SHIM_STATS=1", NULL };
+	struct a4s_config c = parse(wrong, &bad);
+	ck_assert_int_eq(bad, 1);
+	ck_assert_uint_eq(c.stats_interval_ns, 0);
+	ck_assert(c.stats);
+	ck_assert_str_eq(complaints,
+			 "accept4shim: ACCEPT4SHIM_STATS_INTERVAL=\"1m\" is not valid "
+			 "(accepted: whole seconds, 0 up to 4294967295); "
+			 "using 0 (no interval summary)\n");
+}
+END_TEST
+
 START_TEST(log_destinations)
 {
 	enum a4s_log_kind k;
@@ -176,12 +294,12 @@ START_TEST(each_bad_variable_gets_its_line_and_its_default)
 	const char *env[] = {
 		"ACCEPT4SHIM_MODE=x", "ACCEPT4SHIM_INHERIT=x", "ACCEPT4SHIM_RETRY=x",
 		"ACCEPT4SHIM_ADD_FLAGS=x", "ACCEPT4SHIM_LOG=x", "ACCEPT4SHIM_LOG_FORMAT=x",
-		"ACCEPT4SHIM_STATS=x", NULL
+		"ACCEPT4SHIM_STATS=x", "ACCEPT4SHIM_LOG_SKIP=x", "ACCEPT4SHIM_STATS_INTERVAL=x", NULL
 	};
 	int bad;
 	struct a4s_config c = parse(env, &bad);
-	ck_assert_int_eq(bad, 7);
-	ck_assert_int_eq(count_lines(complaints), 7);
+	ck_assert_int_eq(bad, 9);
+	ck_assert_int_eq(count_lines(complaints), 9);
 	struct a4s_config d = parse((const char *[]){ NULL }, NULL);
 	ck_assert_int_eq(c.mode, d.mode);
 	ck_assert_int_eq(c.inherit, d.inherit);
@@ -190,6 +308,8 @@ START_TEST(each_bad_variable_gets_its_line_and_its_default)
 	ck_assert_int_eq(c.log_kind, d.log_kind);
 	ck_assert_int_eq(c.log_format, d.log_format);
 	ck_assert_int_eq(c.stats, d.stats);
+	ck_assert_mem_eq(c.log_skip, d.log_skip, sizeof(c.log_skip));
+	ck_assert_uint_eq(c.stats_interval_ns, d.stats_interval_ns);
 }
 END_TEST
 
@@ -217,29 +337,29 @@ START_TEST(every_variable_bad_and_huge_still_gets_its_line_in_the_loaders_buffer
 {
 	/* The worst case the loader must hold: every variable bad, each value
 	 * long and made of bytes that escape to four characters. */
-	static char vars[7][4096];
-	static const char *const names[7] = {
+	static char vars[9][4096];
+	static const char *const names[9] = {
 		"ACCEPT4SHIM_MODE", "ACCEPT4SHIM_INHERIT", "ACCEPT4SHIM_RETRY",
 		"ACCEPT4SHIM_ADD_FLAGS", "ACCEPT4SHIM_LOG", "ACCEPT4SHIM_LOG_FORMAT",
-		"ACCEPT4SHIM_STATS"
+		"ACCEPT4SHIM_STATS", "ACCEPT4SHIM_LOG_SKIP", "ACCEPT4SHIM_STATS_INTERVAL"
 	};
-	const char *env[8];
-	for (int i = 0; i < 7; i++) {
+	const char *env[10];
+	for (int i = 0; i < 9; i++) {
 		int n = snprintf(vars[i], sizeof(vars[i]), "%s=", names[i]);
 		memset(vars[i] + n, '\x01', sizeof(vars[i]) - (size_t)n - 1);
 		vars[i][sizeof(vars[i]) - 1] = '\0';
 		env[i] = vars[i];
 	}
-	env[7] = NULL;
+	env[9] = NULL;
 	char buf[A4S_COMPLAINTS_MAX];
 	struct a4s_diag diag = { buf, sizeof(buf), 0, 0 };
 	struct a4s_config cfg;
 	a4s_config_parse(&cfg, lookup, env, &diag);
-	ck_assert_int_eq(diag.count, 7);
+	ck_assert_int_eq(diag.count, 9);
 	int lines = 0;
 	for (size_t i = 0; i < diag.len; i++)
 		lines += buf[i] == '\n';
-	ck_assert_int_eq(lines, 7);
+	ck_assert_int_eq(lines, 9);
 }
 END_TEST
 
@@ -263,6 +383,10 @@ int main(void)
 	tcase_add_test(tc, mode_values);
 	tcase_add_test(tc, inherit_retry_stats_format_values);
 	tcase_add_test(tc, add_flags_names_separators_and_blanks);
+	tcase_add_test(tc, log_skip_errno_names_joined_by_commas);
+	tcase_add_test(tc, a_bad_log_skip_keeps_every_record_and_says_so_once);
+	tcase_add_test(tc, stats_interval_whole_seconds);
+	tcase_add_test(tc, stats_interval_counts_only_with_stats);
 	tcase_add_test(tc, log_destinations);
 	tcase_add_test(tc, a_bad_value_gives_one_line_naming_variable_value_and_choices);
 	tcase_add_test(tc, each_bad_variable_gets_its_line_and_its_default);

@@ -2,8 +2,8 @@
  * Fuzz target: the configuration parser (a4s_config_parse) with a fuzzed
  * environment, and the %p expansion of the trace path.
  *
- * Input: up to seven values separated by NUL bytes, one per variable in the
- * order below (missing ones unset), then, after an eighth NUL, two bytes
+ * Input: up to nine values separated by NUL bytes, one per variable in the
+ * order below (missing ones unset), then, after a tenth NUL, two bytes
  * of pid and one of output size for a4s_expand_path.
  * Properties: the result is always a valid configuration; a variable gets
  * exactly one complaint when its own parser rejects it, none otherwise;
@@ -22,9 +22,9 @@
 static const char *const names[] = {
 	"ACCEPT4SHIM_MODE", "ACCEPT4SHIM_INHERIT", "ACCEPT4SHIM_RETRY",
 	"ACCEPT4SHIM_ADD_FLAGS", "ACCEPT4SHIM_LOG", "ACCEPT4SHIM_LOG_FORMAT",
-	"ACCEPT4SHIM_STATS",
+	"ACCEPT4SHIM_LOG_SKIP", "ACCEPT4SHIM_STATS", "ACCEPT4SHIM_STATS_INTERVAL",
 };
-#define NVARS 7
+#define NVARS 9
 
 struct env {
 	const char *value[NVARS];
@@ -48,6 +48,8 @@ static bool valid_alone(int i, const char *v)
 		enum a4s_log_format format;
 		bool b;
 		int flags;
+		uint64_t skip[A4S_SKIP_BITS / 64];
+		uint64_t ns;
 	} out;
 	const char *path = NULL;
 	switch (i) {
@@ -63,8 +65,12 @@ static bool valid_alone(int i, const char *v)
 		return a4s_parse_log(v, &out.kind, &path);
 	case 5:
 		return a4s_parse_log_format(v, &out.format);
-	default:
+	case 6:
+		return a4s_parse_log_skip(v, out.skip);
+	case 7:
 		return a4s_parse_stats(v, &out.b);
+	default:
+		return a4s_parse_stats_interval(v, &out.ns);
 	}
 }
 
@@ -116,6 +122,11 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 			   (cfg.log_path == e.value[4] && cfg.log_path[0] == '/'),
 		   "log path");
 	FUZZ_CHECK(memcmp(&cfg, &quiet_cfg, sizeof(cfg)) == 0, "quiet parse differs");
+	FUZZ_CHECK(cfg.stats || cfg.stats_interval_ns == 0, "an interval without STATS=1");
+	FUZZ_CHECK(cfg.stats_interval_ns % 1000000000ULL == 0 &&
+			   cfg.stats_interval_ns / 1000000000ULL <= A4S_STATS_INTERVAL_MAX,
+		   "interval %llu ns", (unsigned long long)cfg.stats_interval_ns);
+	FUZZ_CHECK(!a4s_log_skips(&cfg, 0) && !a4s_log_skips(&cfg, -1), "skips no error");
 
 	int bad = 0;
 	bool is_bad[NVARS] = { false };

@@ -35,7 +35,8 @@ struct run {
 
 static const char *const our_variables[] = {
 	"LD_PRELOAD", "ACCEPT4SHIM_MODE", "ACCEPT4SHIM_INHERIT", "ACCEPT4SHIM_RETRY",
-	"ACCEPT4SHIM_ADD_FLAGS", "ACCEPT4SHIM_LOG", "ACCEPT4SHIM_LOG_FORMAT", "ACCEPT4SHIM_STATS",
+	"ACCEPT4SHIM_ADD_FLAGS", "ACCEPT4SHIM_LOG", "ACCEPT4SHIM_LOG_FORMAT", "ACCEPT4SHIM_LOG_SKIP",
+	"ACCEPT4SHIM_STATS", "ACCEPT4SHIM_STATS_INTERVAL",
 };
 
 static void drain(int fd, char *buf, size_t size, size_t *len, bool *open)
@@ -241,7 +242,14 @@ static const struct {
 	{ "--log=", "ACCEPT4SHIM_LOG", "" },
 	{ "--log-format=text", "ACCEPT4SHIM_LOG_FORMAT", "text" },
 	{ "--log-format=json", "ACCEPT4SHIM_LOG_FORMAT", "json" },
+	{ "--log-skip=EAGAIN", "ACCEPT4SHIM_LOG_SKIP", "EAGAIN" },
+	{ "--log-skip=EAGAIN,ECONNABORTED", "ACCEPT4SHIM_LOG_SKIP", "EAGAIN,ECONNABORTED" },
+	{ "--log-skip= EWOULDBLOCK , EMFILE", "ACCEPT4SHIM_LOG_SKIP", " EWOULDBLOCK , EMFILE" },
+	{ "--log-skip=", "ACCEPT4SHIM_LOG_SKIP", "" },
 	{ "--stats", "ACCEPT4SHIM_STATS", "1" },
+	{ "--stats-interval=60", "ACCEPT4SHIM_STATS_INTERVAL", "60" },
+	{ "--stats-interval=0", "ACCEPT4SHIM_STATS_INTERVAL", "0" },
+	{ "--stats-interval=4294967295", "ACCEPT4SHIM_STATS_INTERVAL", "4294967295" },
 };
 #define N_GOOD (int)(sizeof(good_options) / sizeof(good_options[0]))
 
@@ -262,7 +270,8 @@ START_TEST(all_options_together_and_a_value_as_the_next_argument)
 {
 	struct run r;
 	run_wrapper(&r, NULL, "--mode", "emulate", "--inherit=bsd", "--retry",
-		    "--add-flags=SOCK_CLOEXEC", "--log=stderr", "--log-format=json", "--stats",
+		    "--add-flags=SOCK_CLOEXEC", "--log=stderr", "--log-format=json",
+		    "--log-skip", "EAGAIN", "--stats", "--stats-interval", "30",
 		    "--", A4S_PROBE, "env", NULL);
 	ck_assert_int_eq(exit_code(&r), 0);
 	assert_var(&r, "ACCEPT4SHIM_MODE", "emulate");
@@ -271,7 +280,9 @@ START_TEST(all_options_together_and_a_value_as_the_next_argument)
 	assert_var(&r, "ACCEPT4SHIM_ADD_FLAGS", "SOCK_CLOEXEC");
 	assert_var(&r, "ACCEPT4SHIM_LOG", "stderr");
 	assert_var(&r, "ACCEPT4SHIM_LOG_FORMAT", "json");
+	assert_var(&r, "ACCEPT4SHIM_LOG_SKIP", "EAGAIN");
 	assert_var(&r, "ACCEPT4SHIM_STATS", "1");
+	assert_var(&r, "ACCEPT4SHIM_STATS_INTERVAL", "30");
 }
 END_TEST
 
@@ -312,6 +323,9 @@ static const char *const bad_options[] = {
 	"--add-flags=O_CLOEXEC", "--add-flags=SOCK_CLOEXEC|", "--add-flags=SOCK_CLOEXEC;SOCK_NONBLOCK",
 	"--log=relative/trace.log", "--log=file", "--log-format=xml", "--log-format=",
 	"--retry=on", "--stats=1", "--dry-run=yes", "--bogus", "-x", "-h",
+	"--log-skip=EFOO", "--log-skip=eagain", "--log-skip=EAGAIN,", "--log-skip=EAGAIN|EINTR",
+	"--log-skip=11", "--stats-interval=", "--stats-interval=-1", "--stats-interval=1.5",
+	"--stats-interval=10s", "--stats-interval=4294967296", "--stats-interval= 5",
 };
 #define N_BAD (int)(sizeof(bad_options) / sizeof(bad_options[0]))
 
@@ -334,6 +348,22 @@ START_TEST(a_bad_value_is_named_with_the_accepted_values)
 	ck_assert_int_eq(exit_code(&r), 2);
 	ck_assert_msg(strstr(r.err, "'sysv'") && strstr(r.err, "--inherit") &&
 			      strstr(r.err, "linux, bsd"),
+		      "%s", r.err);
+}
+END_TEST
+
+START_TEST(a_bad_log_skip_or_interval_is_named_with_the_accepted_values)
+{
+	struct run r;
+	run_wrapper(&r, NULL, "--log-skip=EAGAIN,EFOO", A4S_PROBE, NULL);
+	ck_assert_int_eq(exit_code(&r), 2);
+	ck_assert_msg(strstr(r.err, "'EAGAIN,EFOO'") && strstr(r.err, "--log-skip") &&
+			      strstr(r.err, "errno names such as EAGAIN joined by ','"),
+		      "%s", r.err);
+	run_wrapper(&r, NULL, "--stats-interval=5m", A4S_PROBE, NULL);
+	ck_assert_int_eq(exit_code(&r), 2);
+	ck_assert_msg(strstr(r.err, "'5m'") && strstr(r.err, "--stats-interval") &&
+			      strstr(r.err, "whole seconds, 0 up to 4294967295"),
 		      "%s", r.err);
 }
 END_TEST
@@ -680,7 +710,8 @@ END_TEST
 START_TEST(help_prints_every_option_on_stdout_and_exits_0)
 {
 	static const char *const options[] = { "--mode=", "--inherit=", "--retry", "--add-flags=",
-					       "--log=", "--log-format=", "--stats", "--dry-run",
+					       "--log=", "--log-format=", "--log-skip=", "--stats",
+					       "--stats-interval=", "--dry-run",
 					       "--help", "--version" };
 	struct run r;
 	run_wrapper(&r, NULL, "--help", NULL);
@@ -715,6 +746,7 @@ static Suite *wrapper_suite(void)
 	tcase_add_test(t, options_after_the_command_are_the_commands);
 	tcase_add_loop_test(t, a_bad_option_or_value_prints_usage_to_stderr_and_exits_2, 0, N_BAD);
 	tcase_add_test(t, a_bad_value_is_named_with_the_accepted_values);
+	tcase_add_test(t, a_bad_log_skip_or_interval_is_named_with_the_accepted_values);
 	tcase_add_test(t, an_option_missing_its_value_exits_2);
 	tcase_add_test(t, no_command_is_a_usage_error);
 	suite_add_tcase(s, t);
