@@ -6,6 +6,7 @@
 #  - accept4shim.pc's libpath is the installed library's absolute path;
 #  - the installed command preloads the installed library: a Python program
 #    run through it accepts a connection and the trace shows the call;
+#  - the installed accept4shim-report reads that trace and draws it;
 #  - both man pages render with man -l and groff without a warning.
 # Usage: test_install.sh BUILD_DIR VERSION
 set -euo pipefail
@@ -85,6 +86,22 @@ assert (r["call"], r["flags"], r["how"], r["errno"]) == \
     ("accept4", "SOCK_CLOEXEC", "emulated", None), r
 assert r["fd"] >= 0 and r["peer"].startswith("127.0.0.1:"), r
 PY
+
+# The report is installed next to the command and runs from there, on that
+# trace, with nothing from the source or build tree.
+report=$prefix/bin/accept4shim-report
+[ -x "$report" ] || fail "no $report"
+env -i PATH=/usr/bin:/bin "$report" --svg "$tmp/trace.svg" "$tmp"/trace.*.json \
+  >"$tmp/report.out" 2>"$tmp/report.err" || fail "accept4shim-report: $(cat "$tmp/report.err")"
+[ ! -s "$tmp/report.err" ] || fail "accept4shim-report stderr: $(cat "$tmp/report.err")"
+grep -q "^accept4shim-report: 1 file, 1 record, " "$tmp/report.out" ||
+  fail "report: $(cat "$tmp/report.out")"
+grep -q "^listener 127.0.0.1:" "$tmp/report.out" || fail "report: $(cat "$tmp/report.out")"
+$python -c 'import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag' "$tmp/trace.svg" ||
+  fail "the report drew no SVG"
+"$report" --help >/dev/null || fail "accept4shim-report --help"
 
 # Both pages render, and neither man nor groff has anything to say.
 for page in "$prefix/share/man/man1/accept4shim.1" "$prefix/share/man/man3/libaccept4shim.3"; do

@@ -60,7 +60,7 @@ START_TEST(human_report_has_the_hand_made_numbers)
 {
 	ck_assert_int_eq(report(NULL), 0);
 	ck_assert_str_eq(out, slurp(DIR "expected.txt"));
-	has(out, "2 files, 23 records, 1 exit summary, 2 lines skipped\n");
+	has(out, "2 files, 23 records, 1 exit summary, 0 interval summaries, 2 lines skipped\n");
 	has(out, "\nlistener 127.0.0.1:8080\n"
 		 "  calls 16  accepted 13  failed 3  emulated 2  retried 3 (131 retries)\n"
 		 "  errors  EAGAIN 2  ECONNABORTED 1\n"
@@ -76,6 +76,12 @@ START_TEST(human_report_has_the_hand_made_numbers)
 	has(out, "       2us .. 5us    ############################## 5\n");
 	has(out, "      20us .. 50us                                  0\n");
 	has(out, "     200us .. 500us  ######                         1\n");
+	/* over time, 1 s buckets: 10:00:00 has the nine calls of 1000..9000
+	 * ns; 10:00:01 the nine of 1001 from .010 on (p50: the 5th of 100 200
+	 * 300 500 700 3000 4000 10000 250000); 10:00:02 the five of 1002 */
+	has(out, "  2026-11-21T10:00:00Z         9        0        0    5.0us    9.0us\n"
+		 "  2026-11-21T10:00:01Z         6        3      131    700ns    250us\n"
+		 "  2026-11-21T10:00:02Z         4        1        0     11us    2.5ms\n");
 	has(out, "  pid 1001  calls 18  accepted 15  failed 3  emulated 2  retried 3 (131 retries)"
 		 "  dropped 0  errors EAGAIN 2 ECONNABORTED 1\n");
 	/* the torn last line and the line that is not a record: warnings */
@@ -110,7 +116,7 @@ START_TEST(a_missing_file_is_reported_and_fails_the_run)
 	const char *env[] = { "PATH=/usr/bin:/bin", NULL };
 	ck_assert_int_eq(t_run(argv, env, out, sizeof(out), err, sizeof(err), 30000), 1);
 	has(err, "no-such-trace.json: No such file or directory");
-	has(out, "1 file, 18 records, 1 exit summary, 0 lines skipped\n");
+	has(out, "1 file, 18 records, 1 exit summary, 0 interval summaries, 0 lines skipped\n");
 	const char *bad[] = { "/usr/bin/python3", REPORT, "--bogus", NULL };
 	ck_assert_int_eq(t_run(bad, env, out, sizeof(out), err, sizeof(err), 30000), 2);
 }

@@ -1,0 +1,5 @@
+# scripts/accept4shim-report (python3's standard library only) installs
+# next to the wrapper, as P/bin/accept4shim-report: what reads the trace
+# lives where what writes it does.
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/accept4shim-report
+        DESTINATION ${CMAKE_INSTALL_BINDIR})
