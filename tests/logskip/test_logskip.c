@@ -12,6 +12,12 @@
  *                                     2 more EAGAIN, 1 EBADF: 7 calls
  *   test_logskip scenario syscalls N  N calls failing with EAGAIN, the
  *                                     system calls of the trace counted
+ *   test_logskip scenario eagain N    N calls failing with EAGAIN, each in
+ *                                     eagain_call(), for callgrind's
+ *                                     --toggle-collect=eagain_call (the
+ *                                     instructions a skipped call costs;
+ *                                     docs/operators.md); runs without the
+ *                                     library too, for the reference
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,6 +39,22 @@ static void eagain(int fd)
 {
 	T_ASSERT(accept4(fd, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EAGAIN,
 		 "accept4 on an empty listener: %s", strerror(errno));
+}
+
+/* Out of line and global, so that callgrind can count it alone. */
+__attribute__((noinline)) int eagain_call(int fd);
+__attribute__((noinline)) int eagain_call(int fd)
+{
+	return accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+static void sc_eagain(int n)
+{
+	struct t_listener l;
+	t_listen(&l, T_TCP4, SOCK_NONBLOCK);
+	for (int i = 0; i < n; i++)
+		T_ASSERT(eagain_call(l.fd) == -1 && errno == EAGAIN, "EAGAIN");
+	printf("fact calls=%d\n", n);
 }
 
 static void sc_drain(void)
@@ -83,6 +105,10 @@ static int scenario(int argc, char **argv)
 {
 	t_is_child = true;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(argv[2], "eagain") == 0 && argc > 3) {
+		sc_eagain(atoi(argv[3]));
+		return 0;
+	}
 	if (!accept4shim_get_stats) {
 		fprintf(stderr, "test_logskip: the library is not loaded\n");
 		return 3;

@@ -15,8 +15,8 @@ In 1 s buckets from 10:00:00 (all at 127.0.0.1:8080):
   10:00:04    4         0                 0        2000 2000 2000 8000
 so p50 (nearest rank) 3000 2000 7000 7000 2000 and p99 5000 6000 7000
 250000 8000. The interval summaries, spread over the 2 s each covers: 1
-accepted/s and 2 failed/s over 10:00:00-02, 2 and 2 over 10:00:02-04,
-nothing in the last bucket.
+accepted/s and 2 failed/s (EAGAIN) over 10:00:00-02, 2 and 2 over
+10:00:02-04, nothing in the last bucket.
 
 Each plotted value is read back from the drawing itself: a bar's top, a
 line's level, a point's centre, through the axis ticks' positions and
@@ -40,7 +40,6 @@ ACCEPTED = [3, 5, 2, 3, 4]
 P50 = [3000, 2000, 7000, 7000, 2000]
 P99 = [5000, 6000, 7000, 250000, 8000]
 SUM_ACCEPTED = [1, 1, 2, 2, None]
-SUM_FAILED = [2, 2, 2, 2, None]
 
 
 def report(*args):
@@ -81,8 +80,8 @@ class Axis:
 class Panel:
     def __init__(self, g):
         self.g = g
-        self.y = Axis(g.find("s:g[@class='axis y']", NS), "y1",
-                      log=g.get("id") == "panel-latency")
+        y = g.find("s:g[@class='axis y']", NS)
+        self.y = Axis(y, "y1", log=y.get("data-scale") == "log")
         self.x = Axis(g.find("s:g[@class='axis x']", NS), "x1")
         self.title = g.find("s:text[@class='panel-title']", NS).text
         self.legend = [t.text for t in g.find("s:g[@class='legend']", NS).findall("s:text", NS)]
@@ -150,17 +149,20 @@ class TimelineSvg(unittest.TestCase):
             self.assertEqual(p.x.labels, ["10:00:00", "10:00:01", "10:00:02", "10:00:03",
                                           "10:00:04", "10:00:05"], ident)
             unit = p.g.find("s:g[@class='axis y']/s:text[@class='unit']", NS)
-            self.assertIn(unit.text, ("per second", "time per call"), ident)
+            self.assertIn(unit.text, ("per second", "per second (log)", "time per call"), ident)
             self.assertGreaterEqual(len(p.y.labels), 3, ident)
         self.assertEqual(self.panels["panel-latency"].y.labels,
                          ["1 \u00b5s", "10 \u00b5s", "100 \u00b5s", "1 ms"])
         self.assertEqual(self.panels["panel-accepted"].y.labels[0], "0")
+        self.assertEqual(self.panels["panel-failed"].y.labels,
+                         ["0.1", "0.2", "0.5", "1", "2", "5", "10"])
+        self.assertTrue(self.panels["panel-failed"].y.log)
 
     def test_legends_name_every_series(self):
         p = self.panels
         self.assertEqual(p["panel-accepted"].legend, ["from records", "from interval summaries"])
         self.assertEqual(p["panel-failed"].legend,
-                         ["ECONNABORTED", "EMFILE", "all failures, interval summaries"])
+                         ["EAGAIN", "ECONNABORTED", "EMFILE", "records", "interval summaries"])
         self.assertEqual(p["panel-retries"].legend, ["from records", "from interval summaries"])
         self.assertEqual(p["panel-latency"].legend, ["p50", "p99", "max"])
 
@@ -171,13 +173,21 @@ class TimelineSvg(unittest.TestCase):
             self.close(bottom, 0, "bucket %d bottom" % b)
             self.close(top, ACCEPTED[b], "bucket %d" % b)
 
-    def test_failed_bars_are_stacked_by_errno(self):
+    def test_failed_calls_by_errno_on_a_log_scale(self):
+        """From the records, EMFILE and ECONNABORTED, one each; from the
+        summaries, the skipped EAGAIN, 2/s over the four buckets they
+        cover; no EAGAIN from the records (all skipped), no EMFILE in the
+        summaries (pid 3002 had none)."""
         p = self.panels["panel-failed"]
-        emfile, aborted = p.bars("EMFILE"), p.bars("ECONNABORTED")
-        self.assertEqual(list(emfile), [1])
-        self.assertEqual(list(aborted), [3])
-        self.close(emfile[1][1], 1, "EMFILE")
-        self.close(aborted[3][1], 1, "ECONNABORTED")
+        for name, want in (("EMFILE", {1: 1}), ("ECONNABORTED", {3: 1}),
+                           ("EAGAIN (interval summaries)", {0: 2, 1: 2, 2: 2, 3: 2})):
+            got = p.steps(name)
+            self.assertEqual(sorted(got), sorted(want), name)
+            for b, v in got.items():
+                self.assertLess(abs(math.log10(v) - math.log10(want[b])), 1e-4,
+                                "%s bucket %d: drawn %r, want %r" % (name, b, v, want[b]))
+        self.assertIsNone(p.series("EAGAIN"))
+        self.assertIsNone(p.series("EMFILE (interval summaries)"))
 
     def test_retries_bar(self):
         bars = self.panels["panel-retries"].bars("records")
@@ -185,7 +195,7 @@ class TimelineSvg(unittest.TestCase):
         self.close(bars[3][1], 130, "retries")
 
     def test_interval_summaries_are_lines_over_what_they_cover(self):
-        for ident, want in (("panel-accepted", SUM_ACCEPTED), ("panel-failed", SUM_FAILED),
+        for ident, want in (("panel-accepted", SUM_ACCEPTED),
                             ("panel-retries", [0, 0, 0, 0, None])):
             got = self.panels[ident].steps("interval summaries")
             self.assertEqual(sorted(got), [b for b, v in enumerate(want) if v is not None],
