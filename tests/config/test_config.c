@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "describe.h"
 #include "errnames.h"
 #include "harness.h"
 
@@ -254,6 +255,41 @@ START_TEST(stats_interval_counts_only_with_stats)
 }
 END_TEST
 
+START_TEST(the_configuration_reads_back_with_its_skip_list_and_interval)
+{
+	char out[A4S_DESCRIBE_MAX];
+	const char *none[] = { NULL };
+	struct a4s_config c = parse(none, NULL);
+	a4s_describe_config(&c, out, sizeof(out));
+	ck_assert_str_eq(out, "mode=auto inherit=linux retry=off add_flags=0 log=none "
+			      "log_format=text stats=0 log_skip= stats_interval=0");
+	const char *set[] = { "ACCEPT4SHIM_LOG_SKIP=ECONNABORTED, EWOULDBLOCK",
+			      "ACCEPT4SHIM_STATS=1", "ACCEPT4SHIM_STATS_INTERVAL=60", NULL };
+	c = parse(set, NULL);
+	a4s_describe_config(&c, out, sizeof(out));
+	ck_assert_str_eq(out, "mode=auto inherit=linux retry=off add_flags=0 log=none "
+			      "log_format=text stats=1 log_skip=EAGAIN,ECONNABORTED stats_interval=60");
+	/* The longest: every name the list can hold, in a buffer of the size
+	 * the library keeps. */
+	char all[4096] = "";
+	for (int e = 1; e < A4S_SKIP_BITS; e++) {
+		if (a4s_errno_name(e)) {
+			strcat(all, all[0] ? "," : "ACCEPT4SHIM_LOG_SKIP=");
+			strcat(all, a4s_errno_name(e));
+		}
+	}
+	const char *every[] = { all, NULL };
+	c = parse(every, NULL);
+	a4s_describe_config(&c, out, sizeof(out));
+	char want[4200];
+	snprintf(want, sizeof(want), " log_skip=%s stats_interval=0",
+		 all + strlen("ACCEPT4SHIM_LOG_SKIP="));
+	ck_assert_msg(strstr(out, want) && strstr(out, "=EPERM,ENOENT,") &&
+			      strstr(out, ",EHWPOISON stats_interval=0"),
+		      "%s", out);
+}
+END_TEST
+
 START_TEST(log_destinations)
 {
 	enum a4s_log_kind k;
@@ -387,6 +423,7 @@ int main(void)
 	tcase_add_test(tc, a_bad_log_skip_keeps_every_record_and_says_so_once);
 	tcase_add_test(tc, stats_interval_whole_seconds);
 	tcase_add_test(tc, stats_interval_counts_only_with_stats);
+	tcase_add_test(tc, the_configuration_reads_back_with_its_skip_list_and_interval);
 	tcase_add_test(tc, log_destinations);
 	tcase_add_test(tc, a_bad_value_gives_one_line_naming_variable_value_and_choices);
 	tcase_add_test(tc, each_bad_variable_gets_its_line_and_its_default);
