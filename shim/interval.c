@@ -34,10 +34,7 @@ static _Atomic uint64_t due_ns = UINT64_MAX;
 /* What the previous summary counted, and when it was written (or the
  * process started): a summary says the difference. */
 static _Atomic uint64_t since_ns;
-static struct {
-	_Atomic uint64_t calls, accepted, failed, emulated, retried_calls, retries, dropped;
-	_Atomic uint64_t errors[ACCEPT4SHIM_ERRNO_SLOTS];
-} base;
+static struct a4s_counters base;
 
 void a4s_interval_reset(void)
 {
@@ -45,15 +42,7 @@ void a4s_interval_reset(void)
 		return;
 	uint64_t now = a4s_monotonic_ns();
 	atomic_store(&since_ns, now);
-	atomic_store(&base.calls, 0);
-	atomic_store(&base.accepted, 0);
-	atomic_store(&base.failed, 0);
-	atomic_store(&base.emulated, 0);
-	atomic_store(&base.retried_calls, 0);
-	atomic_store(&base.retries, 0);
-	atomic_store(&base.dropped, 0);
-	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
-		atomic_store(&base.errors[i], 0);
+	a4s_counters_clear(&base);
 	atomic_store(&due_ns, now + period_ns);
 }
 

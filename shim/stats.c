@@ -6,13 +6,7 @@
 #include "interval.h"
 #include "self.h"
 
-/* Relaxed atomics: each counter is exact, and no reader needs them to agree
- * with each other at one instant. */
-static struct {
-	atomic_uint_fast64_t calls, accepted, failed, emulated, retried_calls,
-		retries, dropped;
-	atomic_uint_fast64_t errors[ACCEPT4SHIM_ERRNO_SLOTS];
-} counters;
+static struct a4s_counters counters;
 
 #define ADD(c, n) atomic_fetch_add_explicit(&(c), (n), memory_order_relaxed)
 #define GET(c) ((uint64_t)atomic_load_explicit(&(c), memory_order_relaxed))
@@ -40,17 +34,22 @@ void a4s_stats_dropped(void)
 	ADD(counters.dropped, 1);
 }
 
+void a4s_counters_clear(struct a4s_counters *c)
+{
+	atomic_store(&c->calls, 0);
+	atomic_store(&c->accepted, 0);
+	atomic_store(&c->failed, 0);
+	atomic_store(&c->emulated, 0);
+	atomic_store(&c->retried_calls, 0);
+	atomic_store(&c->retries, 0);
+	atomic_store(&c->dropped, 0);
+	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
+		atomic_store(&c->errors[i], 0);
+}
+
 void a4s_stats_reset(void)
 {
-	atomic_store(&counters.calls, 0);
-	atomic_store(&counters.accepted, 0);
-	atomic_store(&counters.failed, 0);
-	atomic_store(&counters.emulated, 0);
-	atomic_store(&counters.retried_calls, 0);
-	atomic_store(&counters.retries, 0);
-	atomic_store(&counters.dropped, 0);
-	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
-		atomic_store(&counters.errors[i], 0);
+	a4s_counters_clear(&counters);
 	a4s_interval_reset();
 }
 

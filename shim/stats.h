@@ -7,6 +7,15 @@
 #include "summaryfmt.h"
 #include "sys.h"
 
+/* A set of counters, each exact on its own (relaxed atomics: no reader
+ * needs them to agree with each other at one instant): the process's, here,
+ * and what the last interval summary counted (interval.c). */
+struct a4s_counters {
+	_Atomic uint64_t calls, accepted, failed, emulated, retried_calls, retries, dropped;
+	_Atomic uint64_t errors[ACCEPT4SHIM_ERRNO_SLOTS];
+};
+A4S_HIDDEN void a4s_counters_clear(struct a4s_counters *c);
+
 A4S_HIDDEN void a4s_stats_count(const struct a4s_call *c, int result);
 A4S_HIDDEN void a4s_stats_dropped(void);
 /* In a forked child: each process counts its own calls, and its interval

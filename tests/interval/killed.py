@@ -21,7 +21,6 @@ nginx_sigkill_with_log_skip
 The helpers (a server in its own session, stopped with nothing left
 behind; curl; reading the traces) are tests/servers/e2e.py's.
 """
-import argparse
 import os
 import signal
 import sys
@@ -187,37 +186,7 @@ SCENARIOS = {
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=sorted(SCENARIOS))
-    parser.add_argument("--wrapper", required=True)
-    args = parser.parse_args()
-    for var in list(os.environ):
-        if var.startswith("ACCEPT4SHIM_") or var == "LD_PRELOAD":
-            del os.environ[var]
-
-    def on_alarm(signo, frame):
-        raise Failure("scenario took more than %d s" % e2e.SCENARIO_SECONDS)
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(e2e.SCENARIO_SECONDS)
-    t = e2e.Session(args)
-    ok = True
-    try:
-        SCENARIOS[args.scenario](t)
-    except Exception as e:  # every way out stops the servers below
-        ok = False
-        for server in t.servers:
-            print("--- %s output:\n%s" % (server.name, server.output()), file=sys.stderr)
-        print("FAIL: %s: %s: %s" % (args.scenario, type(e).__name__, e), file=sys.stderr)
-    finally:
-        signal.alarm(0)
-        try:
-            t.cleanup()
-        except Failure as e:
-            ok = False
-            print("FAIL: " + str(e), file=sys.stderr)
-    if ok:
-        print("%s: passed" % args.scenario)
-    return 0 if ok else 1
+    return e2e.run(SCENARIOS)
 
 
 if __name__ == "__main__":

@@ -239,15 +239,9 @@ static void remove_dir(const char *dir)
 static void run_scenario(struct run *r, const char *const vars[], const char *a1,
 			 const char *a2, const char *a3)
 {
-	char preload[4200];
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", t_library_path());
-	const char *env[16] = { preload, "PATH=/usr/bin:/bin" };
-	int n = 2;
-	for (; vars && *vars && n < 15; vars++)
-		env[n++] = *vars;
-	env[n] = NULL;
 	const char *argv[] = { SCENARIO, a1, a2, a3, NULL };
-	r->status = t_run(argv, env, r->out, sizeof(r->out), r->err, sizeof(r->err), 60000);
+	r->status = t_run_preloaded(argv, vars, r->out, sizeof(r->out), r->err, sizeof(r->err),
+				    60000);
 	ck_assert_msg(r->status == 0, "scenario %s: status %d\nstdout: %s\nstderr: %s", a1,
 		      r->status, r->out, r->err);
 }

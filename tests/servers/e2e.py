@@ -530,11 +530,15 @@ SCENARIOS = {
 }
 
 
-def main():
+def run(scenarios, extra_options=()):
+    """Parses SCENARIO --wrapper PATH [extra options], runs the scenario
+    under an alarm, and stops what it started on every way out; the exit
+    status. tests/interval/killed.py runs its own scenarios through it."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("scenario", choices=sorted(scenarios))
     parser.add_argument("--wrapper", required=True)
-    parser.add_argument("--enosys-exec", required=True)
+    for option in extra_options:
+        parser.add_argument(option, required=True)
     args = parser.parse_args()
     for var in list(os.environ):
         if var.startswith("ACCEPT4SHIM_") or var == "LD_PRELOAD":
@@ -553,7 +557,7 @@ def main():
     t = Session(args)
     ok = True
     try:
-        SCENARIOS[args.scenario](t)
+        scenarios[args.scenario](t)
     except Exception as e:  # every way out stops the servers below
         ok = False
         for server in t.servers:
@@ -569,6 +573,10 @@ def main():
     if ok:
         print("%s: passed" % args.scenario)
     return 0 if ok else 1
+
+
+def main():
+    return run(SCENARIOS, ["--enosys-exec"])
 
 
 if __name__ == "__main__":

@@ -512,6 +512,21 @@ int t_run(const char *const argv[], const char *const env[], char *out, size_t o
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+int t_run_preloaded(const char *const argv[], const char *const vars[], char *out,
+		    size_t out_size, char *err, size_t err_size, int timeout_ms)
+{
+	char preload[PATH_MAX + 16];
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", t_library_path());
+	const char *env[16] = { preload, "PATH=/usr/bin:/bin" };
+	int n = 2;
+	for (; vars && *vars; vars++) {
+		T_ASSERT(n < 14, "t_run_preloaded: at most 12 variables");
+		env[n++] = *vars;
+	}
+	env[n] = NULL;
+	return t_run(argv, env, out, out_size, err, err_size, timeout_ms);
+}
+
 int t_run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);

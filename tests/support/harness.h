@@ -120,6 +120,12 @@ long t_syscalls_counted(long nr);
 int t_run(const char *const argv[], const char *const env[], char *out, size_t out_size,
 	  char *err, size_t err_size, int timeout_ms);
 
+/* t_run with the library preloaded: the environment is exactly
+ * LD_PRELOAD=<the library>, PATH=/usr/bin:/bin and vars (NULL-terminated
+ * "NAME=value" strings, at most 12; NULL for none). */
+int t_run_preloaded(const char *const argv[], const char *const vars[], char *out,
+		    size_t out_size, char *err, size_t err_size, int timeout_ms);
+
 /* The Check boilerplate of every suite's main(): runs all of s (in the
  * mode CK_FORK says) and gives the exit status, EXIT_FAILURE if any test
  * failed. */
