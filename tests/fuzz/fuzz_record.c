@@ -1,6 +1,7 @@
 /*
  * Fuzz target: the record formatter (a4s_format_record) with every field
- * fuzzed, and the exit summary (a4s_format_summary), in both formats.
+ * fuzzed, and the exit and interval summaries (a4s_format_summary), in
+ * both formats.
  *
  * Input: the fields in a fixed order (see below), then the local and peer
  * addresses' bytes, each in a heap block of exactly its length.
@@ -126,6 +127,18 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 	else
 		FUZZ_CHECK(sum[k - 1] == '\n' && fuzz_printable(sum, k - 1, 1), "summary: %.*s",
 			   (int)k, sum);
+	/* The interval summary from the same bytes: both maps of errors. */
+	struct a4s_summary interval = s;
+	interval.totals = &s;
+	interval.interval_ns = (uint64_t)r.ts.tv_nsec;
+	static char isum[16 * A4S_RECORD_MAX];
+	k = a4s_format_summary(&interval, fmt, isum, sizeof(isum));
+	FUZZ_CHECK(k > 0, "the interval summary did not fit");
+	if (fmt == A4S_FORMAT_JSON)
+		FUZZ_CHECK(t_json_object_line(isum, k), "summary not JSON: %.*s", (int)k, isum);
+	else
+		FUZZ_CHECK(isum[k - 1] == '\n' && fuzz_printable(isum, k - 1, 1), "summary: %.*s",
+			   (int)k, isum);
 	free(local);
 	free(peer);
 	return 0;
