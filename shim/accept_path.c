@@ -11,6 +11,7 @@ struct attempt {
 	struct a4s_call *call;
 	int sock_flags; /* what the new socket must end up with */
 	int done_flags; /* what the kernel already gave it */
+	bool by_libc;   /* the C library emulated accept4 (see real.h) */
 	bool bare;      /* accept() with no flag to add: the plain accept */
 };
 
@@ -29,9 +30,15 @@ static int attempt_once(void *ctx)
 		return a4s_real_accept(c->listen_fd, c->addr, c->addrlen);
 	if (a4s_mode_wants_native(a->cfg->mode, a4s_mode_switched())) {
 		int r = a4s_real_accept4(c->listen_fd, c->addr, c->addrlen,
-					 a->sock_flags);
+					 a->sock_flags, &a->by_libc);
 		if (!a4s_mode_should_switch(a->cfg->mode, r)) {
 			a->done_flags = a->sock_flags;
+			/* The C library met the kernel's ENOSYS and emulated:
+			 * the same proof, so MODE=auto stops asking, and the
+			 * flags were set after the accept, as ours would be. */
+			if (r >= 0 && a->by_libc &&
+			    a4s_mode_should_switch(a->cfg->mode, -ENOSYS))
+				a4s_mode_switch_to_emulation();
 			return r;
 		}
 		a4s_mode_switch_to_emulation();
@@ -89,6 +96,6 @@ int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
 		a4s_close(fd);
 		return calls;
 	}
-	c->emulated = calls > 0;
+	c->emulated = calls > 0 || a.by_libc;
 	return fd;
 }

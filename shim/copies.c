@@ -2,6 +2,12 @@
 
 #include <dlfcn.h>
 
+/* Weak: linked into a static program (the archive), this file must not pull
+ * the dynamic linker's functions out of libc.a. There they stay NULL, and a
+ * static program holds one copy at most. */
+#pragma weak dlsym
+#pragma weak dladdr
+
 /*
  * Two copies of the library in one process (two installations, or the
  * wrapper run inside another with a different library path): the program's
@@ -14,6 +20,8 @@
  */
 bool a4s_another_copy_comes_first(void)
 {
+	if (!dlsym || !dladdr)
+		return false;
 	void *first = dlsym(RTLD_DEFAULT, "accept4shim_get_stats");
 	Dl_info theirs, ours;
 	return first && dladdr(first, &theirs) &&

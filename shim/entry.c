@@ -11,6 +11,7 @@
 #include "errnames.h"
 #include "init.h"
 #include "interval.h"
+#include "real.h"
 #include "stats.h"
 #include "trace.h"
 
@@ -43,6 +44,13 @@ static int finish(const struct a4s_config *cfg, struct a4s_call *c)
 
 A4S_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
+	if (a4s_real_accept_is_nested(fd, addr, addrlen)) {
+		/* The C library's accept4 falling back (real.h): its errno. */
+		int r = a4s_real_accept(fd, addr, addrlen);
+		if (r < 0)
+			errno = -r;
+		return r < 0 ? -1 : r;
+	}
 	struct a4s_config scratch;
 	struct a4s_call c = { .listen_fd = fd, .addr = addr, .addrlen = addrlen };
 	return finish(a4s_config_get(&scratch), &c);

@@ -5,7 +5,10 @@
 #   tests/fuzz/fuzz.sh build . build/fuzz
 #   tests/fuzz/fuzz.sh run . build/fuzz record 3600
 #
-#   fuzz.sh build SRC OUT               the three fuzzers, into OUT
+#   fuzz.sh build SRC OUT [INCLUDE]     the three fuzzers, into OUT; INCLUDE
+#                                       holds the generated accept4shim.h
+#                                       (default: OUT/../include, that is
+#                                       build/include for the line above)
 #   fuzz.sh run SRC OUT TARGET SECONDS  one of config, addr, record
 #
 # New inputs go to OUT/corpus-TARGET, the tree's seeds and regressions are
@@ -19,13 +22,15 @@ cc=${A4S_FUZZ_CC:-clang}
 case $mode in
 build)
 	mkdir -p "$out"
+	include=${4:-$out/../include}
 	# The pure pieces: not the exported entry points, nor loading and its
-	# handlers (fork, exit summary), which need a loaded library.
-	shim=$(ls "$src"/shim/*.c | grep -v -e '/entry\.c$' -e '/init\.c$' -e '/fork\.c$' -e '/summary\.c$')
+	# handlers (fork, exit summary), which need a loaded library, nor the
+	# archive's binding, which needs a program linked with --wrap.
+	shim=$(ls "$src"/shim/*.c | grep -v -e '/entry\.c$' -e '/init\.c$' -e '/fork\.c$' -e '/summary\.c$' -e '/bind_wrap\.c$')
 	for t in config addr record; do
 		# shellcheck disable=SC2086 # $shim is a list of files
 		"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			-D_GNU_SOURCE -I"$src/include" -I"$src/shim" -I"$src/tests/support" \
+			-D_GNU_SOURCE -I"$include" -I"$src/shim" -I"$src/tests/support" \
 			-I"$src/tests/fuzz" "$src/tests/fuzz/fuzz_$t.c" $shim -o "$out/fuzz_$t.new"
 		mv "$out/fuzz_$t.new" "$out/fuzz_$t"
 	done

@@ -1,15 +1,22 @@
 #!/bin/sh
 # The library's shape, from its dynamic section and symbol tables.
-# Usage: check_shape.sh WHAT LIBRARY, WHAT one of:
+# Usage: check_shape.sh WHAT LIBRARY [LIBC], WHAT one of:
 #   exports  SPEC "It exports only the libc functions it interposes and names
 #            that begin with accept4shim_" (and it does export all of these)
-#   needed   SPEC "links nothing beyond the C library": NEEDED is libc.so.6
+#   needed   SPEC "links nothing beyond the C library": NEEDED is LIBC
+#            (libc.so.6, glibc's; musl's is libc.so)
 #   no-ffi   the table tests drive it through libffi, but it must not link it
 #   imports  SPEC "no malloc, no stdio, no lock": it imports none of them
 #            from the C library at all, so no path can reach them
+#   archive  LIBRARY is libaccept4shim.a: it defines only __wrap_accept,
+#            __wrap_accept4 and accept4shim_ names (its own are local, so
+#            they cannot clash with a program's), reaches the C library's
+#            through __real_accept and __real_accept4, and asks for dlsym
+#            and dladdr only weakly (a static program has neither)
 set -u
 what=$1
 lib=$2
+libc=${3:-libc.so.6}
 [ -f "$lib" ] || { echo "no library at $lib"; exit 1; }
 
 fail() {
@@ -32,7 +39,7 @@ exports)
 	;;
 needed)
 	needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p')
-	[ "$needed" = "libc.so.6" ] || fail "NEEDED is '$(echo $needed)', want only libc.so.6"
+	[ "$needed" = "$libc" ] || fail "NEEDED is '$(echo $needed)', want only $libc"
 	echo "NEEDED: $needed"
 	;;
 no-ffi)
@@ -48,8 +55,23 @@ imports)
 	[ -z "$bad" ] || fail "imports allocation, stdio, syslog(3) or locking functions:" $bad
 	echo "imports:" $imports
 	;;
+archive)
+	defined=$(nm -g --defined-only "$lib" | awk 'NF == 3 { print $3 }')
+	extra=$(printf '%s\n' "$defined" | grep -vxE '__wrap_accept|__wrap_accept4|accept4shim_[A-Za-z0-9_]+')
+	[ -z "$extra" ] || fail "defines names that are neither __wrap_accept, __wrap_accept4 nor accept4shim_*:" $extra
+	for name in __wrap_accept __wrap_accept4 accept4shim_version accept4shim_get_stats accept4shim_errno_name; do
+		printf '%s\n' "$defined" | grep -qx "$name" || fail "does not define $name"
+	done
+	undefined=$(nm -g --undefined-only "$lib" | awk '{ print $1 " " $2 }')
+	for name in __real_accept __real_accept4; do
+		printf '%s\n' "$undefined" | grep -qx "U $name" || fail "does not call $name"
+	done
+	strong_dl=$(printf '%s\n' "$undefined" | grep -xE 'U (dlsym|dladdr|dlopen)')
+	[ -z "$strong_dl" ] || fail "needs the dynamic linker's functions:" $strong_dl
+	echo "defines:" $defined
+	;;
 *)
-	echo "usage: $0 exports|needed|no-ffi|imports LIBRARY" >&2
+	echo "usage: $0 exports|needed|no-ffi|imports|archive LIBRARY [LIBC]" >&2
 	exit 2
 	;;
 esac
