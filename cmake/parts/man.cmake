@@ -17,25 +17,24 @@ set(A4S_MAN_VALUES
   "a4s-includedir=${CMAKE_INSTALL_INCLUDEDIR}"
   "a4s-cmakedir=${CMAKE_INSTALL_LIBDIR}/cmake/accept4shim")
 
-a4s_write_man_pages(${PROJECT_SOURCE_DIR}/man ${PROJECT_BINARY_DIR}/man
+a4s_write_man_pages(${PROJECT_SOURCE_DIR}/man ${PROJECT_BINARY_DIR}/man flat
                     ${CMAKE_INSTALL_PREFIX} ${A4S_MAN_VALUES})
 file(GLOB a4s_man_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/man/*.[1-9].in)
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/cmake/scripts/man-pages.cmake ${a4s_man_sources})
 
-# At install time: the same, under the prefix installed to, into
-# build/man/installed, and those pages are the ones installed.
-set(a4s_installed ${PROJECT_BINARY_DIR}/man/installed)
+# At install time: the same, under the prefix installed to, written straight
+# to where they are installed (DESTDIR honoured), so that installs of one
+# build tree into several prefixes at once cannot mix their pages.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_MANDIR}")
+  set(a4s_mandir "\$ENV{DESTDIR}${CMAKE_INSTALL_MANDIR}")
+else()
+  set(a4s_mandir "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_MANDIR}")
+endif()
 install(CODE "
   include(\"${PROJECT_SOURCE_DIR}/cmake/scripts/man-pages.cmake\")
-  a4s_write_man_pages(\"${PROJECT_SOURCE_DIR}/man\" \"${a4s_installed}\"
+  a4s_write_man_pages(\"${PROJECT_SOURCE_DIR}/man\" \"${a4s_mandir}\" sections
                       \"\${CMAKE_INSTALL_PREFIX}\" \"${A4S_MAN_VALUES}\")")
-foreach(in IN LISTS a4s_man_sources)
-  get_filename_component(page ${in} NAME)
-  string(REGEX REPLACE "\\.in$" "" page ${page})
-  string(REGEX REPLACE ".*\\.([1-9])$" "\\1" section ${page})
-  install(FILES ${a4s_installed}/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
-endforeach()
 
 # The library's functions have their own names in section 3 too.
 foreach(fn accept4shim_version accept4shim_get_stats accept4shim_config accept4shim_errno_name)

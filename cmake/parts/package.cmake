@@ -20,12 +20,18 @@ list(JOIN A4S_WRAP_LINK_OPTIONS " " A4S_PC_WRAP_OPTIONS)
 set(A4S_PC_PREFIX "@prefix@") # kept for the second pass, at install time
 configure_file(${PROJECT_SOURCE_DIR}/cmake/accept4shim.pc.in
                ${PROJECT_BINARY_DIR}/accept4shim.pc.in @ONLY)
+# Written straight to where it is installed (DESTDIR honoured), so that
+# installs of one build tree into several prefixes at once cannot mix.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(a4s_pc "\$ENV{DESTDIR}${CMAKE_INSTALL_LIBDIR}/pkgconfig/accept4shim.pc")
+else()
+  set(a4s_pc "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/accept4shim.pc")
+endif()
 install(CODE "
   set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
-  configure_file(\"${PROJECT_BINARY_DIR}/accept4shim.pc.in\"
-                 \"${PROJECT_BINARY_DIR}/pkgconfig/accept4shim.pc\" @ONLY)")
-install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/accept4shim.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  message(STATUS \"Installing: ${a4s_pc}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/accept4shim.pc.in\" \"${a4s_pc}\" @ONLY)
+  list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"${a4s_pc}\")")
 
 # The CMake package, in LIBDIR/cmake/accept4shim, where find_package looks
 # under every prefix in CMAKE_PREFIX_PATH (and under /usr/lib/<multiarch>).

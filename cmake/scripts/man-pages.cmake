@@ -8,11 +8,13 @@
 # is (man -l man/accept4shim.1.in) shows those words; a written page has each
 # .ds line replaced by the value, so it names the files really installed.
 #
-# a4s_write_man_pages(SRC_DIR OUT_DIR PREFIX name=value...) writes every
-# SRC_DIR/*.[1-9].in as OUT_DIR/* (the .in dropped). A value whose name ends
-# in "dir" and which is relative is put under PREFIX. Values are plain text;
-# they are escaped for roff here.
-function(a4s_write_man_pages src_dir out_dir prefix)
+# a4s_write_man_pages(SRC_DIR OUT_DIR LAYOUT PREFIX name=value...) writes
+# every SRC_DIR/*.[1-9].in, the .in dropped, as OUT_DIR/PAGE (LAYOUT flat)
+# or OUT_DIR/manN/PAGE (LAYOUT sections, as installed; each file is then
+# also listed in the install manifest). A value whose name ends in "dir"
+# and which is relative is put under PREFIX. Values are plain text; they
+# are escaped for roff here.
+function(a4s_write_man_pages src_dir out_dir layout prefix)
   file(GLOB pages ${src_dir}/*.[1-9].in)
   foreach(in IN LISTS pages)
     file(READ ${in} text)
@@ -36,10 +38,18 @@ function(a4s_write_man_pages src_dir out_dir prefix)
     endforeach()
     get_filename_component(page ${in} NAME)
     string(REGEX REPLACE "\\.in$" "" page ${page})
-    file(WRITE ${out_dir}/${page}.new "${text}")
+    set(dir ${out_dir})
+    if(layout STREQUAL "sections")
+      string(REGEX REPLACE ".*\\.([1-9])$" "man\\1" section ${page})
+      set(dir ${out_dir}/${section})
+      message(STATUS "Installing: ${dir}/${page}")
+      list(APPEND CMAKE_INSTALL_MANIFEST_FILES ${dir}/${page})
+    endif()
+    file(WRITE ${dir}/${page}.new "${text}")
     # Rewritten only when changed, so that an install does not touch what
     # is already there.
-    configure_file(${out_dir}/${page}.new ${out_dir}/${page} COPYONLY)
-    file(REMOVE ${out_dir}/${page}.new)
+    configure_file(${dir}/${page}.new ${dir}/${page} COPYONLY)
+    file(REMOVE ${dir}/${page}.new)
   endforeach()
+  set(CMAKE_INSTALL_MANIFEST_FILES "${CMAKE_INSTALL_MANIFEST_FILES}" PARENT_SCOPE)
 endfunction()

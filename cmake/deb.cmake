@@ -2,6 +2,7 @@
 # accept4shim_<version>_<arch>.deb, everything `cmake --install` installs,
 # under /usr: the library in /usr/lib/<multiarch>/accept4shim/ (the build's
 # LIBDIR is multiarch whatever the prefix, see CMakeLists.txt).
+# Included after every part, so that what they install and need is known.
 set(CPACK_PACKAGE_NAME accept4shim)
 set(CPACK_PACKAGE_VENDOR "accept4shim")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
@@ -21,9 +22,12 @@ set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends: dpkg-shlibdeps reads what the ELF files need (the library and the
 # command link only the C library: libc6, at the version of the newest
-# symbol they use); python3 runs accept4shim-report, the one script.
+# symbol they use). A part that installs a script adds its interpreter:
+#   set_property(GLOBAL APPEND PROPERTY A4S_DEB_DEPENDS python3)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3")
+get_property(a4s_deb_depends GLOBAL PROPERTY A4S_DEB_DEPENDS)
+list(REMOVE_DUPLICATES a4s_deb_depends)
+list(JOIN a4s_deb_depends ", " CPACK_DEBIAN_PACKAGE_DEPENDS)
 # Linking the archive or building against the header needs the C library's
 # development files; preloading does not.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libc6-dev")
