@@ -4,6 +4,11 @@
  * running without the library's behaviour. */
 #include "bind.h"
 
+/* The archive's mark: the accept4shim command finds it in a static
+ * program's file (wrapper/target.c) and then knows the library is linked
+ * in, rather than warning that nothing can reach the program. */
+__attribute__((used)) static const char mark[] = "accept4shim: linked in with --wrap";
+
 extern a4s_accept_fn __real_accept;
 extern a4s_accept4_fn __real_accept4;
 

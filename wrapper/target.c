@@ -67,6 +67,7 @@ struct elf_facts {
 	unsigned char cls;  /* ELFCLASS32 or ELFCLASS64 */
 	unsigned machine;
 	bool interp;        /* has PT_INTERP: a dynamic linker will run it */
+	char interp_path[256]; /* which one, "" if unreadable */
 };
 
 static uint64_t get(const unsigned char *p, int bytes, bool big)
@@ -92,6 +93,7 @@ static bool read_elf(int fd, struct elf_facts *f)
 	f->cls = h[EI_CLASS];
 	f->machine = (unsigned)get(h + 18, 2, big);
 	f->interp = false;
+	f->interp_path[0] = '\0';
 
 	uint64_t phoff = is64 ? get(h + 32, 8, big) : get(h + 28, 4, big);
 	unsigned phentsize = (unsigned)(is64 ? get(h + 54, 2, big) : get(h + 42, 2, big));
@@ -105,6 +107,18 @@ static bool read_elf(int fd, struct elf_facts *f)
 			break;
 		if (get(type, 4, big) == PT_INTERP) {
 			f->interp = true;
+			/* p_offset and p_filesz, where each class keeps them. */
+			unsigned char ph[48];
+			off_t at = (off_t)(phoff + (uint64_t)i * phentsize);
+			if (pread(fd, ph, sizeof(ph), at) == (ssize_t)sizeof(ph)) {
+				uint64_t off = is64 ? get(ph + 8, 8, big) : get(ph + 4, 4, big);
+				uint64_t size = is64 ? get(ph + 32, 8, big) : get(ph + 16, 4, big);
+				if (size < sizeof(f->interp_path) && off < (uint64_t)INT64_MAX / 2 &&
+				    pread(fd, f->interp_path, size, (off_t)off) == (ssize_t)size)
+					f->interp_path[size] = '\0';
+				else
+					f->interp_path[0] = '\0';
+			}
 			break;
 		}
 	}
@@ -144,6 +158,45 @@ static bool interpreter_of(const char *path, char *out, size_t size)
 	return true;
 }
 
+/* A static program with the archive linked in (libaccept4shim.a, see
+ * libaccept4shim(3)) reads the variables itself, without a preload; the
+ * archive leaves its mark in the file (shim/bind_wrap.c). */
+static bool holds_the_archive(const char *path)
+{
+	static const char name[] = "accept4shim: linked in with --wrap";
+	const size_t n = sizeof(name) - 1;
+	char buf[1 << 16];
+	size_t keep = 0;
+	ssize_t r;
+	bool found = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	while (!found && (r = read(fd, buf + keep, sizeof(buf) - keep)) > 0) {
+		size_t len = keep + (size_t)r;
+		found = memmem(buf, len, name, n) != NULL;
+		/* A name cut in two by the read is found whole next time. */
+		keep = len < n ? len : n - 1;
+		memmove(buf, buf + len - keep, keep);
+	}
+	close(fd);
+	return found;
+}
+
+/* musl's dynamic linker is /lib/ld-musl-ARCH.so.1; everything else here is
+ * glibc's. The library is built with the same C library as this command. */
+static bool musl_interpreter(const char *interp)
+{
+	const char *base = strrchr(interp, '/');
+	return strncmp(base ? base + 1 : interp, "ld-musl-", 8) == 0;
+}
+
+#ifdef __GLIBC__
+static const bool library_is_musl = false;
+#else
+static const bool library_is_musl = true;
+#endif
+
 static void warn(const char *path, const char *why)
 {
 	fprintf(stderr, "accept4shim: warning: '%s' %s; running it anyway\n", path, why);
@@ -158,6 +211,8 @@ static int warn_elf(const char *elf, const char *target, const char *shown, cons
 	if (!elf_of(elf, &t))
 		return 0;
 	if (!t.interp) {
+		if (holds_the_archive(elf))
+			return 0; /* linked in: the variables reach it */
 		snprintf(why, sizeof(why),
 			 "%sis statically linked (no PT_INTERP): no dynamic linker will load "
 			 "the library into it",
@@ -171,6 +226,16 @@ static int warn_elf(const char *elf, const char *target, const char *shown, cons
 			 "machine %u: the dynamic linker will refuse to preload it",
 			 shown, t.cls == ELFCLASS64 ? 64 : 32, t.machine,
 			 l.cls == ELFCLASS64 ? 64 : 32, l.machine);
+		warn(target, why);
+		return 1;
+	}
+	if (t.interp_path[0] && musl_interpreter(t.interp_path) != library_is_musl) {
+		snprintf(why, sizeof(why),
+			 "%sis a %s program (%s) and the library is built for %s: that dynamic "
+			 "linker will refuse it and the program will not start; use a library "
+			 "built with %s",
+			 shown, library_is_musl ? "glibc" : "musl", t.interp_path,
+			 library_is_musl ? "musl" : "glibc", library_is_musl ? "glibc" : "musl-gcc");
 		warn(target, why);
 		return 1;
 	}

@@ -14,8 +14,9 @@
 int a4s_resolve_command(const char *name, char *out, size_t size);
 
 /* Prints a warning on stderr for each reason why a library preloaded into
- * path would not be loaded or used: a statically linked ELF (no PT_INTERP),
- * an ELF of another class or machine than lib, a set-user-ID or
+ * path would not be loaded or used: a statically linked ELF (no PT_INTERP)
+ * without the archive linked in, an ELF of another class or machine than
+ * lib, a program of the other C library (musl or glibc), a set-user-ID or
  * set-group-ID file, file capabilities. A "#!" script is judged by its
  * interpreter. Returns how many warnings it printed. */
 int a4s_warn_unreachable(const char *path, const char *lib);
