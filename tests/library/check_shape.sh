@@ -59,7 +59,7 @@ archive)
 	defined=$(nm -g --defined-only "$lib" | awk 'NF == 3 { print $3 }')
 	extra=$(printf '%s\n' "$defined" | grep -vxE '__wrap_accept|__wrap_accept4|accept4shim_[A-Za-z0-9_]+')
 	[ -z "$extra" ] || fail "defines names that are neither __wrap_accept, __wrap_accept4 nor accept4shim_*:" $extra
-	for name in __wrap_accept __wrap_accept4 accept4shim_version accept4shim_get_stats accept4shim_errno_name; do
+	for name in __wrap_accept __wrap_accept4 accept4shim_version accept4shim_get_stats accept4shim_config accept4shim_errno_name; do
 		printf '%s\n' "$defined" | grep -qx "$name" || fail "does not define $name"
 	done
 	undefined=$(nm -g --undefined-only "$lib" | awk '{ print $1 " " $2 }')

@@ -202,6 +202,10 @@ def report(where, pid):
             num, _, target = line[3:].partition(" -> ")
             target = target.replace(where["@RUN@"], "@RUN@")
             target = re.sub(r"^(pipe|socket|anon_inode):\[\d+\]$", r"\1", target)
+            # An unnamed file (tmpfile(), O_TMPFILE) is named by its inode
+            # number, which differs from run to run whenever other
+            # processes make files in between (ctest -j).
+            target = re.sub(r"/#\d+ \(deleted\)$", "/#INODE (deleted)", target)
             fds[int(num)] = target
     return {"library": library, "fds": fds}
 
