@@ -22,8 +22,9 @@
  *
  * Each scenario runs its cases in child processes, each re-executed with
  * its own variables (the library reads them once, at load). Every process
- * first proves the library is in it, the expected copy, and that accept
- * goes through it; run without the library the program fails.
+ * first proves the library is in it, the expected copy, configured as its
+ * variables say (accept4shim_config), and that accept goes through it; run
+ * without the library the program fails.
  *
  * Built with -DA4S_REACH_STATIC for the static programs. Needs no Check and
  * no <linux/...> header (musl has none): the seccomp bits are below.
@@ -57,6 +58,7 @@
 /* Weak, so that the program runs without the library and says so. */
 #pragma weak accept4shim_version
 #pragma weak accept4shim_get_stats
+#pragma weak accept4shim_config
 
 #ifndef __x86_64__
 #error "the seccomp and SIGSYS parts below are written for x86_64"
@@ -125,6 +127,20 @@ static void prove_loaded(void)
 	CHECK(realpath(info.dli_fname, have) && realpath(lib, want) && strcmp(have, want) == 0,
 	      "the library loaded is %s, not %s", info.dli_fname, lib);
 #endif
+	/* Configured as this process's variables say. */
+	CHECK(accept4shim_config, "no accept4shim_config");
+	const char *const words[][3] = {
+		{ "ACCEPT4SHIM_MODE", "auto", "mode=" },
+		{ "ACCEPT4SHIM_INHERIT", "linux", "inherit=" },
+		{ "ACCEPT4SHIM_RETRY", "off", "retry=" },
+	};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		char word[64];
+		snprintf(word, sizeof(word), " %s%s ", words[i][2], env_or(words[i][0], words[i][1]));
+		char config[512];
+		snprintf(config, sizeof(config), " %s ", accept4shim_config());
+		CHECK(strstr(config, word), "configured as '%s', not with%s", accept4shim_config(), word);
+	}
 	/* And the program's accept reaches it. */
 	struct accept4shim_stats before = stats();
 	CHECK(accept(-1, NULL, NULL) == -1 && errno == EBADF, "accept(-1)");
