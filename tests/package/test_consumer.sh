@@ -47,7 +47,7 @@ archive=$(pkg-config --variable=archive accept4shim)
 case $wrap_libs in "$archive -Wl,--wrap=accept -Wl,--wrap=accept4"*) ;;
   *) fail "wrap_libs: $wrap_libs" ;; esac
 # shellcheck disable=SC2046,SC2086 # pkg-config prints lists of flags
-cc -std=gnu11 -D_GNU_SOURCE -DCONSUMER_STATIC -static $(pkg-config --cflags accept4shim) \
+cc -DCONSUMER_STATIC -static $(pkg-config --cflags accept4shim) \
   -o "$tmp/pc_static" "$src/tests/package/consumer/consumer.c" $wrap_libs ||
   fail "cc with pkg-config's wrap_libs"
 readelf -l "$tmp/pc_static" | grep -q INTERP && fail "pc_static is not static"

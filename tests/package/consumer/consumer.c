@@ -4,6 +4,7 @@
  * compare. "consumer_preload --paths" prints the paths the CMake package
  * gave it.
  */
+#define _GNU_SOURCE /* accept4 */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
