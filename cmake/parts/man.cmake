@@ -24,13 +24,8 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/cmake/scripts/man-pages.cmake ${a4s_man_sources})
 
 # At install time: the same, under the prefix installed to, written straight
-# to where they are installed (DESTDIR honoured), so that installs of one
-# build tree into several prefixes at once cannot mix their pages.
-if(IS_ABSOLUTE "${CMAKE_INSTALL_MANDIR}")
-  set(a4s_mandir "\$ENV{DESTDIR}${CMAKE_INSTALL_MANDIR}")
-else()
-  set(a4s_mandir "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_MANDIR}")
-endif()
+# to where they are installed.
+a4s_install_time_dir(a4s_mandir ${CMAKE_INSTALL_MANDIR})
 install(CODE "
   include(\"${PROJECT_SOURCE_DIR}/cmake/scripts/man-pages.cmake\")
   a4s_write_man_pages(\"${PROJECT_SOURCE_DIR}/man\" \"${a4s_mandir}\" sections

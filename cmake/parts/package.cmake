@@ -20,13 +20,9 @@ list(JOIN A4S_WRAP_LINK_OPTIONS " " A4S_PC_WRAP_OPTIONS)
 set(A4S_PC_PREFIX "@prefix@") # kept for the second pass, at install time
 configure_file(${PROJECT_SOURCE_DIR}/cmake/accept4shim.pc.in
                ${PROJECT_BINARY_DIR}/accept4shim.pc.in @ONLY)
-# Written straight to where it is installed (DESTDIR honoured), so that
-# installs of one build tree into several prefixes at once cannot mix.
-if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
-  set(a4s_pc "\$ENV{DESTDIR}${CMAKE_INSTALL_LIBDIR}/pkgconfig/accept4shim.pc")
-else()
-  set(a4s_pc "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/accept4shim.pc")
-endif()
+# Written straight to where it is installed.
+a4s_install_time_dir(a4s_pcdir ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+set(a4s_pc "${a4s_pcdir}/accept4shim.pc")
 install(CODE "
   set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
   message(STATUS \"Installing: ${a4s_pc}\")
