@@ -28,10 +28,16 @@ static const char *from_environment(const char *name, const void *ctx)
 	return secure_getenv(name);
 }
 
-static const char *nothing_set(const char *name, const void *ctx)
+/* A copy standing aside (copies.h) passes every call straight on: MODE=native
+ * (the next accept4 as it is, ENOSYS included, never an emulation of its
+ * own) and nothing else set. Its defaults' MODE=auto would emulate where
+ * accept4 is refused and hide the ENOSYS from the copy at work, which then
+ * traced "native", and under MODE=native returned a socket where the C
+ * library's accept4 had failed. */
+static const char *standing_aside(const char *name, const void *ctx)
 {
-	(void)name, (void)ctx;
-	return NULL;
+	(void)ctx;
+	return strcmp(name, "ACCEPT4SHIM_MODE") == 0 ? "native" : NULL;
 }
 
 void a4s_init_after_fork(void)
@@ -49,7 +55,7 @@ static void load(void)
 	a4s_fork_register();
 	a4s_real_bind();
 	a4s_config_parse(&config,
-			 a4s_another_copy_comes_first() ? nothing_set : from_environment,
+			 a4s_another_copy_comes_first() ? standing_aside : from_environment,
 			 NULL, &diag);
 	/* The program may change its environment later; keep our own copy. */
 	if (config.log_path) {

@@ -21,6 +21,14 @@ foreach(fn IN LISTS A4S_WRAPPED_FUNCTIONS)
   list(APPEND A4S_WRAP_LINK_OPTIONS "-Wl,--wrap=${fn}")
   list(APPEND a4s_renames --redefine-sym "${fn}=__wrap_${fn}")
 endforeach()
+# A dynamically linked program with the archive in it may still be run with
+# the library preloaded: exported, the program's accept4shim_get_stats is
+# what a global lookup finds, so the preloaded copy stands aside
+# (shim/copies.c) and the program's own copy, whose counters it reads, does
+# the work. Without it the work is still done once, by the preloaded copy,
+# but the program reads the counters of the copy standing aside. Nothing in
+# a static program (GNU ld 2.35 or later, gold, lld).
+list(APPEND A4S_WRAP_LINK_OPTIONS "-Wl,--export-dynamic-symbol=accept4shim_get_stats")
 
 a4s_library_objects(a4s_bind_wrap shim/bind_wrap.c)
 

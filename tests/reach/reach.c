@@ -26,7 +26,10 @@
  * variables say (accept4shim_config), and that accept goes through it; run
  * without the library the program fails.
  *
- * Built with -DA4S_REACH_STATIC for the static programs. Needs no Check and
+ * Built with -DA4S_REACH_STATIC for the static programs, and with
+ * -DA4S_REACH_LINKED for a dynamically linked program with the archive in it
+ * that is run with the library preloaded as well (two copies: the work is
+ * done once). Needs no Check and
  * no <linux/...> header (musl has none): the seccomp bits are below.
  */
 #include <dlfcn.h>
@@ -74,6 +77,8 @@ extern char **environ;
 
 static const char *scenario = "?";
 
+int main(int argc, char **argv);
+
 static void fail(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -113,10 +118,22 @@ static void prove_loaded(void)
 	      "the library is not loaded: accept4shim_version is not in the process");
 	CHECK(strcmp(accept4shim_version(), ACCEPT4SHIM_VERSION_STRING) == 0,
 	      "version %s, built against %s", accept4shim_version(), ACCEPT4SHIM_VERSION_STRING);
-#ifdef A4S_REACH_STATIC
+#if defined(A4S_REACH_STATIC)
 	/* No program interpreter: nothing was preloaded, the archive is in. */
 	CHECK(getauxval(AT_BASE) == 0, "not a static program: AT_BASE %#lx",
 	      getauxval(AT_BASE));
+#elif defined(A4S_REACH_LINKED)
+	/* The archive in a dynamically linked program, which also has the
+	 * library preloaded: the program's own copy must be the one at
+	 * work (it is what a global lookup finds), the other standing aside. */
+	Dl_info mine, global;
+	void *found = dlsym(RTLD_DEFAULT, "accept4shim_get_stats");
+	CHECK(dladdr((void *)accept4shim_version, &mine) && dladdr((void *)main, &global) &&
+		      mine.dli_fbase == global.dli_fbase,
+	      "accept4shim_version is not the program's own");
+	CHECK(found && dladdr(found, &global) && global.dli_fbase == mine.dli_fbase,
+	      "a global lookup finds another copy first");
+	CHECK(getenv("LD_PRELOAD"), "not preloaded as well");
 #else
 	Dl_info info;
 	char have[PATH_MAX], want[PATH_MAX];
