@@ -5,7 +5,8 @@
 # /usr/lib/<multiarch>/accept4shim/, and Depends on libc6 (and python3 for
 # accept4shim-report when the package has it) only. Then, as a user would:
 # /usr/bin/accept4shim runs python3's http.server, curl fetches a page, and
-# the JSON trace holds that accept; man, pkg-config and find_package find
+# the JSON trace holds that accept (and /usr/bin/accept4shim-report reads
+# it); man, pkg-config and find_package find
 # the installed files without being told where; the man page's --dry-run
 # example is what the installed command prints. dpkg -r then removes every
 # file it installed.
@@ -41,7 +42,8 @@ cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/pkg" >"$tmp/cpack.log"
 # What the package says of itself.
 depends=$(dpkg-deb -f "$deb" Depends)
 has_report=no
-dpkg-deb -c "$deb" | grep -q ' ./usr/bin/accept4shim-report$' && has_report=yes
+dpkg-deb -c "$deb" >"$tmp/contents"
+grep -q ' \./usr/bin/accept4shim-report$' "$tmp/contents" && has_report=yes
 for dep in ${depends//,/ }; do
   case $dep in
     libc6|python3|"("*|*")"|">="*) ;;
@@ -106,6 +108,11 @@ python3 "$src/tests/trace/tracecheck.py" "$tmp"/trace.*.json >"$tmp/records" ||
 grep -qE "^rec .* call=accept4? .* fd=[0-9]+ errno=~ peer=127\.0\.0\.1:[0-9]+ " "$tmp/records" ||
   fail "no accept of curl's connection in the trace: $(cat "$tmp/records")"
 echo "traced: $(head -1 "$tmp/records")"
+if [ $has_report = yes ]; then
+  env -i PATH=/usr/bin:/bin /usr/bin/accept4shim-report "$tmp"/trace.*.json >"$tmp/report" 2>&1 ||
+    fail "/usr/bin/accept4shim-report: $(cat "$tmp/report")"
+  grep -q '^listener 127\.0\.0\.1:' "$tmp/report" || fail "report: $(cat "$tmp/report")"
+fi
 
 # Found where Debian looks, without being told.
 [ "$(pkg-config --variable=libpath accept4shim)" = "$lib" ] || fail "pkg-config libpath"
