@@ -1,42 +1,55 @@
 /*
- * A trace destination: opening the configured file, the program's stderr
- * or syslog on a descriptor of our own (high, close-on-exec), and telling
- * what a descriptor is, so that a number the program took back is noticed.
+ * A trace destination: the configured file (opened as safeopen.c says),
+ * the program's stderr, or syslog, on a descriptor of our own out of the
+ * program's way (fdplace.c), or, for a stderr that is a regular file or a
+ * socket, fd 2 itself.
  */
 #ifndef A4S_DEST_H
 #define A4S_DEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
 
+#include "complain.h"
 #include "config.h"
+#include "ident.h"
 
 /* How a record is written to the descriptor. */
 enum a4s_dest_kind {
-	A4S_DEST_WRITE,  /* regular file, terminal, /dev/null: a plain write */
-	A4S_DEST_PIPE,   /* a write that could raise SIGPIPE */
+	A4S_DEST_FILE,   /* a regular file: the size limit, and records the disk cut */
+	A4S_DEST_WRITE,  /* a terminal, /dev/null: a plain write */
+	A4S_DEST_PIPE,   /* a pipe or FIFO: a write that could raise SIGPIPE */
 	A4S_DEST_SOCKET, /* send with MSG_NOSIGNAL | MSG_DONTWAIT */
 };
 
-/* A descriptor of ours and what it is. */
 struct a4s_dest {
-	int fd;
+	int fd;            /* >= 0, or -errno */
+	bool owned;        /* ours to close; false: the program's own fd 2 */
+	bool watch_stderr; /* a description of ours on the program's stderr:
+			    * good only while fd 2 is still that stderr */
 	enum a4s_dest_kind kind;
-	unsigned long long dev, ino;
+	struct a4s_ident id;
+	struct a4s_cause why; /* fd < 0: what to say; A4S_CAUSE_NONE: nothing
+			       * (the program's stderr is gone: no one to tell) */
 };
 
 /* At load: remembers fd 2 as the program was started with it; only that
- * one is ever taken as the program's stderr. */
+ * one is ever taken as the program's stderr. No descriptor is kept. */
 A4S_HIDDEN void a4s_dest_note_stderr(void);
-/* Opens the configured destination, moved high if asked; d->fd < 0 (a
- * -errno) when it cannot. */
-A4S_HIDDEN void a4s_dest_open(struct a4s_dest *d, const struct a4s_config *cfg, bool high);
-/* A descriptor of our own on the program's stderr, or -errno. */
-A4S_HIDDEN int a4s_dest_open_stderr(void);
-/* The file type, device and inode of fd; 0 or -errno. */
-A4S_HIDDEN int a4s_dest_identify(int fd, mode_t *type, unsigned long long *dev,
-				 unsigned long long *ino);
+/* 0 while fd 2 is still the stderr the program was started with, else
+ * -EBADF. One statx. */
+A4S_HIDDEN int a4s_dest_check_stderr(void);
+
+/* Opens the configured destination; `place`: moved out of the program's
+ * way (the trace's own descriptor), else wherever the kernel put it (one
+ * record's private descriptor). */
+A4S_HIDDEN void a4s_dest_open(struct a4s_dest *d, const struct a4s_config *cfg, bool place);
+/* The program's stderr, for one write outside the trace. */
+A4S_HIDDEN void a4s_dest_open_stderr(struct a4s_dest *d);
+
+/* The destination as complaints name it: the file's path with %p expanded
+ * for this process, or "syslog". False when it does not fit. */
+A4S_HIDDEN bool a4s_dest_name(const struct a4s_config *cfg, char *out, size_t size);
 
 /* Pure, for the tests: the path with %p replaced by pid and %% by %.
  * Returns false if the result does not fit. */

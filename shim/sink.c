@@ -1,93 +1,482 @@
 #include "sink.h"
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
-#include "dest.h"
+#include "complain.h"
+#include "fdplace.h"
 #include "sinkwrite.h"
 #include "stats.h"
 
 /*
- * sink_fd >= 0: the published descriptor. SINK_NONE: no trace. SINK_LOST:
- * not open (yet, or any more); the next record opens it, at most once a
- * second after an open failed, so a destination that cannot be opened
- * costs a failing open per second, not per call. SINK_BUSY: one thread is
+ * state >= 0: a destination is published, described by slots[state % SLOTS].
+ * SINK_NONE: no trace (or the library is being unloaded). SINK_LOST: not
+ * open, yet or any more; the next record opens it, not before reopen_at_ns
+ * after a failure, so that a destination that cannot be opened costs a
+ * failing open per second, not one per call. SINK_BUSY: one thread is
  * opening it; the others meanwhile open a private descriptor for their own
- * record rather than drop it or wait (waiting would be a lock).
+ * record rather than drop it or wait (waiting would be a lock). SINK_GONE:
+ * the program has pointed fd 2 away from the stderr it was started with,
+ * which was the trace: for good, records are dropped without a system call.
  */
 #define SINK_NONE (-1)
 #define SINK_LOST (-2)
 #define SINK_BUSY (-3)
+#define SINK_GONE (-4)
+
+/*
+ * What a record needs to know about the published destination. A slot is
+ * written whole before its generation is published and not again until
+ * SLOTS - 1 others have been; a reader that read a slot while it was being
+ * rewritten (it slept through three reopens) can only see a descriptor and
+ * an identity that do not belong together, and then writes nothing: the
+ * identity check refuses whatever is not a file of ours.
+ */
+struct pub {
+	int fd;
+	bool owned;        /* ours to close; false: the program's fd 2 */
+	bool watch_stderr; /* see struct a4s_dest */
+	enum a4s_dest_kind kind;
+	/* The file at fd, and the one a rotation just swapped out from under
+	 * the same number: a record may meet either, both are ours. */
+	unsigned long long dev, ino, prev_dev, prev_ino;
+};
+
+struct slot {
+	atomic_int fd, kind;
+	atomic_bool owned, watch_stderr;
+	atomic_ullong dev, ino, prev_dev, prev_ino;
+};
+
+#define SLOTS 4
+#define GEN_MASK 0x3fffffff
 
 static const struct a4s_config *config;
-static atomic_int sink_fd = SINK_NONE;
-/* Written only by the thread that holds SINK_BUSY, before it publishes. */
-static _Atomic enum a4s_dest_kind sink_kind;
-static atomic_ullong sink_dev, sink_ino;
-static _Atomic uint64_t next_reopen_ns;
+static atomic_int state = SINK_NONE;
+static atomic_int last_gen;
+static struct slot slots[SLOTS];
+static _Atomic uint64_t reopen_at_ns;
+/* The once-a-second look at the destination (rotation, RLIMIT_FSIZE). */
+static _Atomic uint64_t check_at_ns;
+static atomic_ullong fsize_limit = A4S_RLIM64_INFINITY;
+static atomic_bool torn;
+
 /*
  * A descriptor given up because its reader is gone (EPIPE, ECONNREFUSED)
- * is not closed at once: another thread may have passed the identity check
- * on it a moment ago and be about to write, and a closed number is the next
- * one the program's open or accept gets (near the limit, a busy server's
- * next connection). It is closed by the next reopen, a second or more later.
+ * is kept, not closed: another thread may have passed the identity check on
+ * it a moment ago and be about to write, and a closed number is the next
+ * one the program's open or accept gets. The reopen a second later puts the
+ * new destination at that same number (dup3), or closes it.
  */
 static atomic_int retired_fd = -1;
 static atomic_ullong retired_dev, retired_ino;
 
-/* The retired descriptor, if it is still the one we gave up (the program
- * may have closed it and reused the number meanwhile). */
-static void close_retired(void)
+/*
+ * Records that came while no descriptor could be had at all (EMFILE,
+ * ENFILE, and the soft limit could not be raised), kept in order until one
+ * can: the accept error operators most need to see must not be the one the
+ * trace loses. Touched only by the thread that holds SINK_BUSY.
+ */
+static char held[4096];
+static size_t held_len;
+static unsigned long long held_records;
+
+static void load_pub(int s, struct pub *p)
 {
-	int fd = atomic_exchange(&retired_fd, -1);
-	mode_t type;
-	unsigned long long dev, ino;
-	if (fd >= 0 && a4s_dest_identify(fd, &type, &dev, &ino) == 0 &&
-	    dev == atomic_load(&retired_dev) && ino == atomic_load(&retired_ino))
+	struct slot *k = &slots[s % SLOTS];
+	p->fd = atomic_load_explicit(&k->fd, memory_order_relaxed);
+	p->kind = (enum a4s_dest_kind)atomic_load_explicit(&k->kind, memory_order_relaxed);
+	p->owned = atomic_load_explicit(&k->owned, memory_order_relaxed);
+	p->watch_stderr = atomic_load_explicit(&k->watch_stderr, memory_order_relaxed);
+	p->dev = atomic_load_explicit(&k->dev, memory_order_relaxed);
+	p->ino = atomic_load_explicit(&k->ino, memory_order_relaxed);
+	p->prev_dev = atomic_load_explicit(&k->prev_dev, memory_order_relaxed);
+	p->prev_ino = atomic_load_explicit(&k->prev_ino, memory_order_relaxed);
+}
+
+/* Fills a slot for a new generation; published by storing (or swapping in)
+ * the generation with release order. */
+static int new_gen(const struct pub *p)
+{
+	int g = (atomic_fetch_add(&last_gen, 1) + 1) & GEN_MASK;
+	struct slot *k = &slots[g % SLOTS];
+	atomic_store_explicit(&k->fd, p->fd, memory_order_relaxed);
+	atomic_store_explicit(&k->kind, (int)p->kind, memory_order_relaxed);
+	atomic_store_explicit(&k->owned, p->owned, memory_order_relaxed);
+	atomic_store_explicit(&k->watch_stderr, p->watch_stderr, memory_order_relaxed);
+	atomic_store_explicit(&k->dev, p->dev, memory_order_relaxed);
+	atomic_store_explicit(&k->ino, p->ino, memory_order_relaxed);
+	atomic_store_explicit(&k->prev_dev, p->prev_dev, memory_order_relaxed);
+	atomic_store_explicit(&k->prev_ino, p->prev_ino, memory_order_relaxed);
+	return g;
+}
+
+static bool swap_state(int from, int to)
+{
+	return atomic_compare_exchange_strong_explicit(&state, &from, to, memory_order_acq_rel,
+						       memory_order_acquire);
+}
+
+static bool still_ours(int fd, unsigned long long dev, unsigned long long ino)
+{
+	struct a4s_ident id;
+	return fd >= 0 && a4s_identify(fd, NULL, 0, &id) == 0 && a4s_same_file(&id, dev, ino);
+}
+
+/* Closes fd if it is still the file we had there: the program may have
+ * closed the number and got it back for a file of its own. */
+static void close_if_ours(int fd, unsigned long long dev, unsigned long long ino)
+{
+	if (still_ours(fd, dev, ino))
 		a4s_close(fd);
 }
 
-/* Called by the thread holding SINK_BUSY: opens, then publishes the
- * descriptor, or SINK_LOST with the next attempt a second away. */
-static void open_and_publish(void)
+static void complain(const struct a4s_cause *why)
 {
+	char name[PATH_MAX];
+	if (why->kind != A4S_CAUSE_NONE && a4s_dest_name(config, name, sizeof(name)))
+		a4s_complain_dest(name, why);
+}
+
+/* The retired descriptor, if it is still ours; the slot is emptied. */
+static int take_retired(unsigned long long *dev, unsigned long long *ino)
+{
+	int fd = atomic_exchange(&retired_fd, -1);
+	*dev = atomic_load(&retired_dev);
+	*ino = atomic_load(&retired_ino);
+	return still_ours(fd, *dev, *ino) ? fd : -1;
+}
+
+static void retire(int fd, unsigned long long dev, unsigned long long ino)
+{
+	unsigned long long old_dev, old_ino;
+	int old = take_retired(&old_dev, &old_ino);
+	if (old >= 0)
+		a4s_close(old); /* none: the last reopen took it */
+	atomic_store(&retired_dev, dev);
+	atomic_store(&retired_ino, ino);
+	atomic_store(&retired_fd, fd);
+}
+
+static bool hold(const char *line, size_t len)
+{
+	if (!line || len > sizeof(held) - held_len)
+		return false;
+	memcpy(held + held_len, line, len);
+	held_len += len;
+	held_records++;
+	return true;
+}
+
+static void drop_held(void)
+{
+	while (held_records) {
+		a4s_stats_dropped();
+		held_records--;
+	}
+	held_len = 0;
+}
+
+static void flush_held(const struct a4s_dest *d)
+{
+	if (!held_len)
+		return;
+	struct a4s_target t = { d->fd, d->kind, config->log_kind == A4S_LOG_SYSLOG, d->id.size,
+				atomic_load(&fsize_limit), &torn };
+	if (t.syslog) {
+		/* One datagram per record. */
+		for (size_t at = 0; at < held_len;) {
+			const char *nl = memchr(held + at, '\n', held_len - at);
+			size_t n = (size_t)(nl - (held + at)) + 1;
+			if (a4s_put_record(&t, held + at, n) != (long)n)
+				a4s_stats_dropped();
+			at += n;
+		}
+	} else if (a4s_put_record(&t, held, held_len) != (long)held_len) {
+		drop_held();
+	}
+	held_len = 0;
+	held_records = 0;
+}
+
+enum opened { PUBLISHED, HELD, FAILED };
+
+/*
+ * Called by the thread holding SINK_BUSY: opens the destination and
+ * publishes it, or leaves SINK_LOST (SINK_GONE for a stderr that is gone).
+ * A record that comes while no descriptor can be had is held (may_hold).
+ */
+static enum opened open_and_publish(const char *line, size_t len, bool may_hold)
+{
+	unsigned long long home_dev, home_ino;
+	int home = take_retired(&home_dev, &home_ino);
 	struct a4s_dest d;
-	close_retired();
-	a4s_dest_open(&d, config, true);
+	a4s_dest_open(&d, config, home < 0);
+	atomic_store(&fsize_limit, a4s_fsize_limit());
 	if (d.fd < 0) {
-		atomic_store(&next_reopen_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
-		atomic_store(&sink_fd, SINK_LOST);
+		if (home >= 0)
+			retire(home, home_dev, home_ino);
+		complain(&d.why);
+		bool no_fds = d.why.kind == A4S_CAUSE_OPEN &&
+			      (d.why.err == EMFILE || d.why.err == ENFILE);
+		/* For want of descriptors: again at the next record, when the
+		 * program may have closed one. */
+		atomic_store(&reopen_at_ns, no_fds ? 0 : a4s_coarse_ns() + A4S_SECOND_NS);
+		enum opened o = no_fds && may_hold && hold(line, len) ? HELD : FAILED;
+		if (!may_hold)
+			drop_held();
+		bool gone = config->log_kind == A4S_LOG_STDERR && d.fd == -EBADF;
+		atomic_store(&state, gone ? SINK_GONE : SINK_LOST);
+		return o;
+	}
+	if (home >= 0) {
+		/* The reopen takes the number it had before, so that no
+		 * moment leaves it free. */
+		if (d.owned && a4s_fd_replace(d.fd, home) == 0) {
+			d.fd = home;
+		} else {
+			a4s_close(home);
+			if (d.owned)
+				d.fd = a4s_fd_place(d.fd);
+		}
+	}
+	atomic_store(&torn, false);
+	flush_held(&d);
+	struct pub p = { d.fd, d.owned, d.watch_stderr, d.kind, d.id.dev, d.id.ino,
+			 d.id.dev, d.id.ino };
+	atomic_store(&check_at_ns, a4s_coarse_ns() + A4S_SECOND_NS);
+	atomic_store_explicit(&state, new_gen(&p), memory_order_release);
+	return PUBLISHED;
+}
+
+/* The published descriptor is not ours any more (the program closed it,
+ * or put a file of its own at its number): abandoned, never closed or
+ * written again; a fresh one is opened at once. The program's own fd 2
+ * that changed is the stderr gone for good. */
+static void lose(int s, const struct pub *p)
+{
+	if (!p->owned) {
+		swap_state(s, SINK_GONE);
 		return;
 	}
-	atomic_store(&sink_kind, d.kind);
-	atomic_store(&sink_dev, d.dev);
-	atomic_store(&sink_ino, d.ino);
-	atomic_store_explicit(&sink_fd, d.fd, memory_order_release);
+	atomic_store(&reopen_at_ns, 0);
+	swap_state(s, SINK_LOST);
+}
+
+/* fd 2 is no longer the program's first stderr, which was the trace. */
+static void stderr_gone(int s, const struct pub *p)
+{
+	if (swap_state(s, SINK_GONE) && p->owned)
+		close_if_ours(p->fd, p->dev, p->ino);
+}
+
+/*
+ * Rotation: the path now names another file, or none (logrotate's create
+ * renamed ours, or it was deleted). The path is opened anew and the new
+ * file takes our number, replacing the old one in one dup3; the old file is
+ * then no longer held. The new generation is published first and still
+ * accepts the old file's identity, so that a record checked just before
+ * the swap is written (to the old file) and one checked just after it is
+ * written to the new one, neither taken for a lost descriptor.
+ */
+static void rotate(int s, const struct pub *p)
+{
+	struct a4s_dest d;
+	a4s_dest_open(&d, config, false);
+	if (d.fd < 0) {
+		/* Let the old one go all the same, and try again a second
+		 * later: a deleted trace must not grow unseen. */
+		complain(&d.why);
+		atomic_store(&reopen_at_ns, a4s_coarse_ns() + A4S_SECOND_NS);
+		if (swap_state(s, SINK_LOST))
+			close_if_ours(p->fd, p->dev, p->ino);
+		return;
+	}
+	struct pub n = { p->fd, true, false, d.kind, d.id.dev, d.id.ino, p->dev, p->ino };
+	if (d.kind == p->kind) {
+		if (!swap_state(s, new_gen(&n))) {
+			a4s_close(d.fd);
+			return;
+		}
+		if (still_ours(p->fd, p->dev, p->ino) && a4s_fd_replace(d.fd, p->fd) == 0) {
+			atomic_store(&torn, false);
+			return;
+		}
+		s = atomic_load(&state);
+	}
+	/* Another kind of file (a record must be written as its kind
+	 * needs), or our number was taken meanwhile: a number of its own. */
+	n.fd = a4s_fd_place(d.fd);
+	n.prev_dev = n.dev;
+	n.prev_ino = n.ino;
+	if (!swap_state(s, new_gen(&n))) {
+		a4s_close(n.fd);
+		return;
+	}
+	atomic_store(&torn, false);
+	if (p->fd != n.fd)
+		close_if_ours(p->fd, p->dev, p->ino);
+}
+
+/* At most once a second, by whichever record comes first after the second
+ * is up: the size limit may have changed, the path may name another file. */
+static void check_now_and_then(int s, const struct pub *p)
+{
+	uint64_t now = a4s_coarse_ns();
+	uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
+	if (now < due || !atomic_compare_exchange_strong(&check_at_ns, &due, now + A4S_SECOND_NS))
+		return;
+	if (p->kind == A4S_DEST_FILE)
+		atomic_store(&fsize_limit, a4s_fsize_limit());
+	if (config->log_kind != A4S_LOG_FILE)
+		return;
+	char path[PATH_MAX];
+	struct a4s_ident at;
+	if (!a4s_dest_name(config, path, sizeof(path)))
+		return;
+	if (a4s_identify(AT_FDCWD, path, 0, &at) < 0 || !a4s_same_file(&at, p->dev, p->ino))
+		rotate(s, p);
+}
+
+static void write_failed(int s, const struct pub *p, long r)
+{
+	struct a4s_cause why = { A4S_CAUSE_WRITE, (int)-r, 0 };
+	if (r == -EFBIG) {
+		why.kind = A4S_CAUSE_FSIZE;
+		/* The limit may have been lowered: read it at the next record. */
+		atomic_store(&check_at_ns, 0);
+	}
+	complain(&why);
+	if (r == -EPIPE || r == -ECONNREFUSED || r == -ENOTCONN) {
+		/* The reader is gone for good on this descriptor; a FIFO may
+		 * get a new one, syslog may come back: reopen a second later. */
+		if (swap_state(s, SINK_LOST)) {
+			if (p->owned)
+				retire(p->fd, p->dev, p->ino);
+			atomic_store(&reopen_at_ns, a4s_coarse_ns() + A4S_SECOND_NS);
+		}
+	}
+}
+
+enum written { WRITTEN, NOT_WRITTEN, AGAIN };
+
+static enum written write_published(int s, const char *line, size_t len)
+{
+	struct pub p;
+	load_pub(s, &p);
+	check_now_and_then(s, &p);
+	if (atomic_load_explicit(&state, memory_order_acquire) != s)
+		return AGAIN; /* rotated just now */
+	/* Ours still? The program may have closed our number and got it
+	 * back from open or dup2 for a file of its own. */
+	struct a4s_ident id;
+	if (a4s_identify(p.fd, NULL, p.kind == A4S_DEST_FILE ? A4S_ID_SIZE : 0, &id) < 0 ||
+	    !(a4s_same_file(&id, p.dev, p.ino) || a4s_same_file(&id, p.prev_dev, p.prev_ino))) {
+		if (atomic_load(&state) == s)
+			lose(s, &p);
+		return AGAIN;
+	}
+	if (p.watch_stderr && a4s_dest_check_stderr() < 0) {
+		stderr_gone(s, &p);
+		return NOT_WRITTEN;
+	}
+	struct a4s_target t = { p.fd, p.kind, config->log_kind == A4S_LOG_SYSLOG, id.size,
+				atomic_load_explicit(&fsize_limit, memory_order_relaxed), &torn };
+	long r = a4s_put_record(&t, line, len);
+	if (r == (long)len)
+		return WRITTEN;
+	write_failed(s, &p, r);
+	return NOT_WRITTEN;
+}
+
+/* While another thread opens the destination: this record goes through a
+ * descriptor of its own, opened and closed here. */
+static bool write_private(const char *line, size_t len)
+{
+	struct a4s_dest d;
+	a4s_dest_open(&d, config, false);
+	if (d.fd < 0)
+		return false;
+	static atomic_bool private_torn;
+	struct a4s_target t = { d.fd, d.kind, config->log_kind == A4S_LOG_SYSLOG, d.id.size,
+				atomic_load(&fsize_limit), &private_torn };
+	long r = a4s_put_record(&t, line, len);
+	if (d.owned)
+		a4s_close(d.fd);
+	return r == (long)len;
+}
+
+static bool sink_write(const char *line, size_t len, bool may_hold)
+{
+	for (int round = 0; round < 4; round++) {
+		int s = atomic_load_explicit(&state, memory_order_acquire);
+		if (s >= 0) {
+			enum written w = write_published(s, line, len);
+			if (w == AGAIN)
+				continue;
+			if (w == WRITTEN)
+				return true;
+			break;
+		}
+		if (s == SINK_LOST) {
+			if (a4s_coarse_ns() < atomic_load(&reopen_at_ns))
+				break;
+			if (!swap_state(SINK_LOST, SINK_BUSY))
+				continue;
+			enum opened o = open_and_publish(line, len, may_hold);
+			if (o == HELD)
+				return true;
+			if (o == FAILED)
+				break;
+			continue;
+		}
+		if (s == SINK_BUSY) {
+			if (write_private(line, len))
+				return true;
+			break;
+		}
+		if (s == SINK_NONE)
+			return false; /* no trace: nothing to count */
+		break; /* SINK_GONE */
+	}
+	a4s_stats_dropped();
+	return false;
+}
+
+bool a4s_sink_write(const char *line, size_t len)
+{
+	return sink_write(line, len, true);
+}
+
+void a4s_sink_settle(void)
+{
+	if (!swap_state(SINK_LOST, SINK_BUSY))
+		return;
+	if (held_len)
+		open_and_publish(NULL, 0, false);
+	else
+		atomic_store(&state, SINK_LOST);
+}
+
+void a4s_sink_write_summary(const char *line, size_t len)
+{
+	if (a4s_sink_enabled() && sink_write(line, len, false))
+		return;
+	/* Not to stderr twice when stderr was the trace. */
+	if (!config || config->log_kind != A4S_LOG_STDERR)
+		a4s_write_stderr(line, len);
 }
 
 void a4s_sink_open(const struct a4s_config *cfg)
 {
 	config = cfg;
-	if (cfg->log_kind == A4S_LOG_STDERR || cfg->stats)
-		a4s_dest_note_stderr();
+	a4s_dest_note_stderr();
 	if (cfg->log_kind == A4S_LOG_NONE)
 		return;
-	/*
-	 * A file or syslog is opened by the first record, so a process that
-	 * never accepts (a shell in front of the server, a helper it execs,
-	 * a child that only execs) creates no file and holds no descriptor.
-	 * stderr is taken now: "stderr" is what the program was started with,
-	 * before a daemon points its fd 2 at /dev/null.
-	 */
-	atomic_store(&next_reopen_ns, 0);
-	atomic_store(&sink_fd, SINK_LOST);
-	if (cfg->log_kind == A4S_LOG_STDERR) {
-		int expected = SINK_LOST;
-		if (atomic_compare_exchange_strong(&sink_fd, &expected, SINK_BUSY))
-			open_and_publish();
-	}
+	atomic_store(&reopen_at_ns, 0);
+	atomic_store(&state, SINK_LOST);
 }
 
 bool a4s_sink_enabled(void)
@@ -95,97 +484,53 @@ bool a4s_sink_enabled(void)
 	return config && config->log_kind != A4S_LOG_NONE;
 }
 
-/* Ours still? The program may have closed our number and got it back from
- * open or dup2 for a file of its own; then the number is no longer ours to
- * close or write, and we open our destination anew. */
-static bool still_ours(int fd)
-{
-	mode_t type;
-	unsigned long long dev, ino;
-	if (a4s_dest_identify(fd, &type, &dev, &ino) == 0 && dev == atomic_load(&sink_dev) &&
-	    ino == atomic_load(&sink_ino))
-		return true;
-	int expected = fd;
-	atomic_compare_exchange_strong(&sink_fd, &expected, SINK_LOST);
-	return false;
-}
-
-/* The record to fd, framed for syslog when that is the destination. */
-static long put_record(int fd, enum a4s_dest_kind kind, const char *line, size_t len)
-{
-	return a4s_sink_put_record(fd, kind, config->log_kind == A4S_LOG_SYSLOG, line, len);
-}
-
-/* While another thread opens the destination: this record goes through a
- * descriptor of its own, opened and closed here. */
-static void write_private(const char *line, size_t len)
-{
-	struct a4s_dest d;
-	a4s_dest_open(&d, config, false);
-	if (d.fd < 0) {
-		a4s_stats_dropped();
-		return;
-	}
-	if (put_record(d.fd, d.kind, line, len) != (long)len)
-		a4s_stats_dropped();
-	a4s_close(d.fd);
-}
-
-void a4s_sink_write(const char *line, size_t len)
-{
-	int fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
-	if (fd >= 0 && !still_ours(fd))
-		fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
-	if (fd == SINK_LOST) {
-		if (a4s_monotonic_ns() < atomic_load(&next_reopen_ns)) {
-			a4s_stats_dropped();
-			return;
-		}
-		if (atomic_compare_exchange_strong(&sink_fd, &fd, SINK_BUSY)) {
-			open_and_publish();
-			fd = atomic_load_explicit(&sink_fd, memory_order_acquire);
-		}
-	}
-	if (fd == SINK_BUSY) {
-		write_private(line, len);
-		return;
-	}
-	if (fd < 0) {
-		a4s_stats_dropped();
-		return;
-	}
-	long r = put_record(fd, atomic_load(&sink_kind), line, len);
-	if (r != (long)len)
-		a4s_stats_dropped();
-	if (r == -EPIPE || r == -ECONNREFUSED || r == -ENOTCONN) {
-		/* The reader is gone for good on this descriptor; a FIFO may
-		 * get a new one, syslog may come back: reopen a second later,
-		 * and close this one then. */
-		int expected = fd;
-		if (atomic_compare_exchange_strong(&sink_fd, &expected, SINK_LOST)) {
-			close_retired(); /* none: the last reopen took it */
-			atomic_store(&retired_dev, atomic_load(&sink_dev));
-			atomic_store(&retired_ino, atomic_load(&sink_ino));
-			atomic_store(&retired_fd, fd);
-			atomic_store(&next_reopen_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
-		}
-	}
-}
-
 void a4s_sink_after_fork(void)
 {
+	/* A new process: it says what goes wrong for itself, holds none of
+	 * its parent's records, and looks at its limits at once. */
+	a4s_complain_forget();
+	held_len = 0;
+	held_records = 0;
+	atomic_store(&check_at_ns, 0);
 	/* The thread that was opening the destination is not in the child. */
-	int busy = SINK_BUSY;
-	atomic_compare_exchange_strong(&sink_fd, &busy, SINK_LOST);
-	if (!config || config->log_kind != A4S_LOG_FILE ||
-	    !strstr(config->log_path, "%p"))
+	if (swap_state(SINK_BUSY, SINK_LOST))
+		atomic_store(&reopen_at_ns, 0);
+	if (!config || config->log_kind != A4S_LOG_FILE || !strstr(config->log_path, "%p"))
 		return; /* the child shares the parent's destination */
-	int fd = atomic_load(&sink_fd);
-	if (fd >= 0 && still_ours(fd))
-		a4s_close(fd);
-	close_retired(); /* the only thread here: no writer in flight */
+	int s = atomic_load(&state);
+	if (s >= 0) {
+		struct pub p;
+		load_pub(s, &p);
+		close_if_ours(p.fd, p.dev, p.ino);
+	}
+	unsigned long long dev, ino;
+	int old = take_retired(&dev, &ino);
+	if (old >= 0)
+		a4s_close(old); /* the only thread here: no writer in flight */
 	/* Opened again, under the child's pid, by its first record: a child
 	 * that only execs never creates an empty file. */
-	atomic_store(&next_reopen_ns, 0);
-	atomic_store(&sink_fd, SINK_LOST);
+	atomic_store(&reopen_at_ns, 0);
+	if (s != SINK_GONE && s != SINK_NONE)
+		atomic_store(&state, SINK_LOST);
+}
+
+/*
+ * Unloading (dlclose), or exiting: the descriptor goes with the library,
+ * so a program that dlcloses it is left with none of ours. Priority 101
+ * runs this after every other destructor of the library, the exit summary
+ * among them.
+ */
+__attribute__((destructor(101))) static void release_at_unload(void)
+{
+	int s = atomic_exchange(&state, SINK_NONE);
+	if (s >= 0) {
+		struct pub p;
+		load_pub(s, &p);
+		if (p.owned)
+			close_if_ours(p.fd, p.dev, p.ino);
+	}
+	unsigned long long dev, ino;
+	int old = take_retired(&dev, &ino);
+	if (old >= 0)
+		a4s_close(old);
 }

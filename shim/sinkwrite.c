@@ -1,9 +1,9 @@
 #include "sinkwrite.h"
 
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -12,54 +12,116 @@
 #include "text.h"
 #include "timefmt.h"
 
-/* A record was cut short in a regular file (disk full); see write_file. */
-static atomic_bool torn;
+static long write_iov(int fd, const struct iovec *iov, int n)
+{
+	if (n == 1)
+		return a4s_write(fd, iov[0].iov_base, iov[0].iov_len);
+	return a4s_sysret(syscall(SYS_writev, fd, iov, n));
+}
 
 /*
- * A write to a pipe or socket whose reader is gone answers EPIPE and raises
- * SIGPIPE at the writing thread. The signal is blocked for the write, and
- * one that our write raised is taken back, so the program never sees it; one
- * that was already pending for the program is left alone.
+ * A write the kernel may answer with a signal at the writing thread:
+ * SIGPIPE with EPIPE (a pipe whose reader is gone), SIGXFSZ with EFBIG (a
+ * file at RLIMIT_FSIZE). The signal is blocked for the write, and one that
+ * our write raised is taken back, so the program never sees it; one that
+ * was already pending for the program is left alone. Three system calls
+ * more, paid only where the signal can come: on pipes, and on files while
+ * a size limit is in force.
  */
-static long write_nosigpipe(int fd, const char *line, size_t len)
+static long write_holding(int sig, long raised_with, int fd, const struct iovec *iov, int n)
 {
-	sigset_t pipe_set, old, pending;
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_set, &old, _NSIG / 8);
+	sigset_t set, old, pending;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, _NSIG / 8);
 	syscall(SYS_rt_sigpending, &pending, _NSIG / 8);
-	bool was_pending = sigismember(&pending, SIGPIPE);
-	long r = a4s_write(fd, line, len);
-	if (r == -EPIPE && !was_pending) {
+	bool was_pending = sigismember(&pending, sig);
+	long r = write_iov(fd, iov, n);
+	if (r == raised_with && !was_pending) {
 		struct timespec zero = { 0, 0 };
-		syscall(SYS_rt_sigtimedwait, &pipe_set, NULL, &zero, _NSIG / 8);
+		syscall(SYS_rt_sigtimedwait, &set, NULL, &zero, _NSIG / 8);
 	}
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
 	return r;
 }
 
 /*
- * A full disk may take the first part of a record and refuse the rest; that
- * part stays in the file with no newline. The next record written then
- * starts with a newline of its own (in the same write), so the fragment is
- * one bad line of its own and the good records around it stay whole.
+ * A stream (a file, a stream socket) may take the first part of a record
+ * and refuse the rest (a full disk, a full socket buffer); that part stays
+ * with no newline. The next record then starts with a newline of its own,
+ * in the same write, so the fragment is one bad line of its own and the
+ * good records around it stay whole.
  */
-static long write_file(int fd, const char *line, size_t len)
+struct framed {
+	struct iovec iov[2];
+	int n;
+	size_t total;
+	bool newline;
+};
+
+static void frame(struct framed *f, const struct a4s_target *t, const char *line, size_t len)
 {
-	if (atomic_load_explicit(&torn, memory_order_relaxed) && atomic_exchange(&torn, false)) {
-		static char newline[1] = { '\n' };
-		struct iovec iov[2] = { { newline, 1 }, { (void *)(uintptr_t)line, len } };
-		long r = a4s_sysret(syscall(SYS_writev, fd, iov, 2));
-		if (r == (long)len + 1)
-			return (long)len;
-		if (r != 1)
-			atomic_store(&torn, true); /* still, or again, mid-line */
-		return r < 0 ? r : -ENOSPC;
+	static char newline[1] = { '\n' };
+	f->n = 0;
+	f->newline = t->torn && atomic_load_explicit(t->torn, memory_order_relaxed) &&
+		     atomic_exchange(t->torn, false);
+	if (f->newline)
+		f->iov[f->n++] = (struct iovec){ newline, 1 };
+	f->iov[f->n++] = (struct iovec){ (void *)(uintptr_t)line, len };
+	f->total = len + f->newline;
+}
+
+/* After the write: whether the stream now ends mid-line, and what to tell
+ * the caller. */
+static long settle(const struct framed *f, const struct a4s_target *t, size_t len, long r,
+		   long short_err)
+{
+	if (r == (long)f->total)
+		return (long)len;
+	long line_part = r > 0 ? r - f->newline : 0;
+	bool mid_line = (f->newline && r <= 0) || (line_part > 0 && line_part < (long)len);
+	if (mid_line && t->torn)
+		atomic_store(t->torn, true);
+	return r < 0 ? r : short_err;
+}
+
+/*
+ * A regular file. Under RLIMIT_FSIZE a write that starts at or past the
+ * limit raises SIGXFSZ (whose default action kills the process) and fails
+ * with EFBIG; one that straddles it is cut short without a signal. So while
+ * a limit is in force a record that would cross it is not written at all,
+ * the write is made with SIGXFSZ held back (another writer may have moved
+ * the end meanwhile), and a record that was cut at the limit all the same
+ * is taken back off the end of the file.
+ */
+static long write_file(const struct a4s_target *t, const char *line, size_t len)
+{
+	struct framed f;
+	frame(&f, t, line, len);
+	if (t->limit == A4S_RLIM64_INFINITY)
+		return settle(&f, t, len, write_iov(t->fd, f.iov, f.n), -ENOSPC);
+	if (t->size + f.total > t->limit) {
+		if (f.newline)
+			atomic_store(t->torn, true); /* still mid-line */
+		return -EFBIG;
 	}
-	long r = a4s_write(fd, line, len);
-	if (r > 0 && r < (long)len)
-		atomic_store(&torn, true);
-	return r;
+	long r = write_holding(SIGXFSZ, -EFBIG, t->fd, f.iov, f.n);
+	if (r > 0 && r < (long)f.total) {
+		struct a4s_ident now;
+		if (a4s_identify(t->fd, NULL, A4S_ID_SIZE, &now) == 0 && now.size == t->limit &&
+		    a4s_ftruncate(t->fd, (long long)(now.size - (unsigned long long)r)) == 0)
+			return settle(&f, t, len, 0, -EFBIG); /* as if never written */
+	}
+	return settle(&f, t, len, r, -EFBIG);
+}
+
+static long send_stream(const struct a4s_target *t, const char *line, size_t len)
+{
+	struct framed f;
+	frame(&f, t, line, len);
+	struct msghdr msg = { .msg_iov = f.iov, .msg_iovlen = (size_t)f.n };
+	long r = a4s_sysret(syscall(SYS_sendmsg, t->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT));
+	return settle(&f, t, len, r, -EAGAIN);
 }
 
 /* One datagram per record: <facility.severity>, a classic stamp, our tag,
@@ -87,38 +149,47 @@ static long send_syslog(int fd, const char *line, size_t len)
 				{ (void *)(uintptr_t)(line + skip), len - skip - 1 } };
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 	long r = a4s_sysret(syscall(SYS_sendmsg, fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT));
-	return r == (long)(b.len + len - skip - 1) ? (long)len : r;
+	return r == (long)(b.len + len - skip - 1) ? (long)len : r < 0 ? r : -EMSGSIZE;
 }
 
-long a4s_sink_put_record(int fd, enum a4s_dest_kind kind, bool syslog, const char *line,
-			 size_t len)
+long a4s_put_record(const struct a4s_target *t, const char *line, size_t len)
 {
-	switch (kind) {
+	switch (t->kind) {
 	case A4S_DEST_SOCKET:
-		if (syslog)
-			return send_syslog(fd, line, len);
-		return a4s_send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	case A4S_DEST_PIPE:
-		return write_nosigpipe(fd, line, len);
-	default:
-		return write_file(fd, line, len);
+		return t->syslog ? send_syslog(t->fd, line, len) : send_stream(t, line, len);
+	case A4S_DEST_PIPE: {
+		/* Records are shorter than PIPE_BUF: a pipe takes each whole
+		 * or not at all. */
+		struct iovec iov = { (void *)(uintptr_t)line, len };
+		long r = write_holding(SIGPIPE, -EPIPE, t->fd, &iov, 1);
+		return r == (long)len ? r : r < 0 ? r : -EAGAIN;
+	}
+	case A4S_DEST_FILE:
+		return write_file(t, line, len);
+	default: {
+		long r = a4s_write(t->fd, line, len);
+		return r == (long)len ? r : r < 0 ? r : -EAGAIN;
+	}
 	}
 }
 
-void a4s_sink_write_stderr(const char *line, size_t len)
+unsigned long long a4s_fsize_limit(void)
 {
-	int fd = a4s_dest_open_stderr();
-	if (fd < 0)
-		return;
-	struct stat st;
-	if (a4s_fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)a4s_send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	else
-		(void)write_nosigpipe(fd, line, len);
-	a4s_close(fd);
+	struct a4s_rlimit64 lim;
+	return a4s_prlimit(RLIMIT_FSIZE, NULL, &lim) == 0 ? lim.cur : A4S_RLIM64_INFINITY;
 }
 
-void a4s_write_fd2(const char *text, size_t len)
+void a4s_write_stderr(const char *line, size_t len)
 {
-	(void)write_nosigpipe(2, text, len);
+	static atomic_bool torn;
+	struct a4s_dest d;
+	a4s_dest_open_stderr(&d);
+	if (d.fd < 0)
+		return;
+	struct a4s_target t = { d.fd, d.kind, false, d.id.size, A4S_RLIM64_INFINITY, &torn };
+	if (d.kind == A4S_DEST_FILE)
+		t.limit = a4s_fsize_limit();
+	(void)a4s_put_record(&t, line, len);
+	if (d.owned)
+		a4s_close(d.fd);
 }

@@ -1,26 +1,42 @@
 /*
- * Writing one record to a descriptor: one system call, never blocking for
- * long, never raising SIGPIPE in the program; a record cut short in a file
- * does not spoil the next, and syslog gets one framed datagram per record.
+ * Writing one record to a descriptor: one system call in the common case,
+ * never blocking for long, never raising SIGPIPE or SIGXFSZ in the program,
+ * never leaving a record cut in two where that can be helped; syslog gets
+ * one framed datagram per record.
  */
 #ifndef A4S_SINKWRITE_H
 #define A4S_SINKWRITE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "dest.h"
 
-/* One record to fd, written as its kind needs; syslog: framed as a syslog
- * datagram. Returns len when the whole record went, else what the system
- * call answered (a short count or -errno). */
-A4S_HIDDEN long a4s_sink_put_record(int fd, enum a4s_dest_kind kind, bool syslog,
-				    const char *line, size_t len);
-/* Once, outside the trace (the exit summary when there is no trace): to
- * the program's stderr, non-blocking where it can be, never SIGPIPE. */
-A4S_HIDDEN void a4s_sink_write_stderr(const char *line, size_t len);
-/* Straight to fd 2, blocking, but never raising SIGPIPE (the complaints
- * about bad variables, at load). */
-A4S_HIDDEN void a4s_write_fd2(const char *text, size_t len);
+struct a4s_target {
+	int fd;
+	enum a4s_dest_kind kind;
+	bool syslog; /* frame each record as a syslog datagram */
+	/* A4S_DEST_FILE: the file's size as last seen, and RLIMIT_FSIZE
+	 * (A4S_RLIM64_INFINITY: none). */
+	unsigned long long size, limit;
+	/* Set while the stream ends in a record cut short (disk full, a
+	 * socket's buffer): the next record starts with a newline. */
+	atomic_bool *torn;
+};
+
+/* One record to t. Returns len when the whole record went, else -errno:
+ * -EFBIG when it would have crossed the file size limit (then nothing is
+ * written), -ENOSPC when the disk took part of it. */
+A4S_HIDDEN long a4s_put_record(const struct a4s_target *t, const char *line, size_t len);
+
+/* Once, outside the trace (a complaint, the summary when there is no
+ * trace): to the program's stderr while fd 2 is still the one it was
+ * started with, without blocking; dropped if it cannot go at once. */
+A4S_HIDDEN void a4s_write_stderr(const char *line, size_t len);
+
+/* The soft RLIMIT_FSIZE now (one prlimit64), A4S_RLIM64_INFINITY for none or
+ * when it cannot be read. */
+A4S_HIDDEN unsigned long long a4s_fsize_limit(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include "init.h"
 #include "summaryfmt.h"
 #include "summaryout.h"
+#include "sink.h"
 #include "stats.h"
 
 __attribute__((destructor)) static void write_summary_at_exit(void)
@@ -15,6 +16,9 @@ __attribute__((destructor)) static void write_summary_at_exit(void)
 	const struct a4s_config *config = a4s_config_loaded();
 	if (!config || !config->stats)
 		return;
+	/* Records still held for want of a descriptor go first (or are
+	 * counted as dropped), so that the summary counts them. */
+	a4s_sink_settle();
 	char line[A4S_SUMMARY_MAX];
 	size_t len = a4s_stats_summary(config->log_format, line, sizeof(line));
 	if (!len)

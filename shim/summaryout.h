@@ -7,7 +7,7 @@
 #include "sys.h"
 
 /* One summary line: to the trace's destination, as a record is, or to
- * stderr when there is no trace. */
+ * stderr when there is no trace or it cannot be written there. */
 A4S_HIDDEN void a4s_summary_out(const char *line, size_t len);
 
 #endif

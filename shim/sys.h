@@ -88,6 +88,34 @@ static inline int a4s_getsockopt_int(int fd, int level, int name, int *val)
 	return (int)a4s_sysret(syscall(SYS_getsockopt, fd, level, name, val, &len));
 }
 
+static inline int a4s_dup3(int fd, int to, int flags)
+{
+	return (int)a4s_sysret(syscall(SYS_dup3, fd, to, flags));
+}
+
+static inline int a4s_ftruncate(int fd, long long size)
+{
+	return (int)a4s_sysret(syscall(SYS_ftruncate, fd, size));
+}
+
+static inline int a4s_geteuid(void)
+{
+	return (int)syscall(SYS_geteuid);
+}
+
+/* prlimit64 on this process: sets *set if given, returns the old value in
+ * *old if given; 0 or -errno. */
+static inline int a4s_prlimit(int resource, const struct a4s_rlimit64 *set,
+			      struct a4s_rlimit64 *old)
+{
+	return (int)a4s_sysret(syscall(SYS_prlimit64, 0, resource, set, old));
+}
+
+static inline int a4s_openat2(int dirfd, const char *path, const struct a4s_open_how *how)
+{
+	return (int)a4s_sysret(syscall(SYS_openat2, dirfd, path, how, sizeof(*how)));
+}
+
 static inline int a4s_gettid(void)
 {
 	return (int)syscall(SYS_gettid);
