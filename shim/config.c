@@ -209,14 +209,18 @@ bool a4s_parse_stats_interval(const char *s, uint64_t *ns)
 
 /* "stderr", "syslog", or an absolute path. A relative path is refused: it
  * would name a different file in every working directory the program
- * visits. The path must leave room for %p to grow into a pid. */
+ * visits. The path must leave room for %p to grow into a pid.
+ * /dev/stderr, /dev/fd/2 and /proc/self/fd/2 are what people write when
+ * they mean stderr, and as paths they would be refused (each is a symbolic
+ * link, and the trace follows none): they mean "stderr". */
 bool a4s_parse_log(const char *s, enum a4s_log_kind *kind, const char **path)
 {
 	if (*s == '\0') {
 		*kind = A4S_LOG_NONE;
 		return true;
 	}
-	if (strcmp(s, "stderr") == 0) {
+	if (strcmp(s, "stderr") == 0 || strcmp(s, "/dev/stderr") == 0 ||
+	    strcmp(s, "/dev/fd/2") == 0 || strcmp(s, "/proc/self/fd/2") == 0) {
 		*kind = A4S_LOG_STDERR;
 		return true;
 	}

@@ -133,10 +133,14 @@ static void close_if_ours(int fd, unsigned long long dev, unsigned long long ino
 		a4s_close(fd);
 }
 
+/* Said on stderr, once per process and cause; not when stderr is the
+ * trace itself: the line would land among the records, and there is no one
+ * else to tell. */
 static void complain(const struct a4s_cause *why)
 {
 	char name[PATH_MAX];
-	if (why->kind != A4S_CAUSE_NONE && a4s_dest_name(config, name, sizeof(name)))
+	if (why->kind != A4S_CAUSE_NONE && config->log_kind != A4S_LOG_STDERR &&
+	    a4s_dest_name(config, name, sizeof(name)))
 		a4s_complain_dest(name, why);
 }
 

@@ -98,21 +98,30 @@ static long write_file(const struct a4s_target *t, const char *line, size_t len)
 {
 	struct framed f;
 	frame(&f, t, line, len);
-	if (t->limit == A4S_RLIM64_INFINITY)
-		return settle(&f, t, len, write_iov(t->fd, f.iov, f.n), -ENOSPC);
-	if (t->size + f.total > t->limit) {
+	long r;
+	if (t->limit == A4S_RLIM64_INFINITY) {
+		r = write_iov(t->fd, f.iov, f.n);
+	} else if (t->size + f.total > t->limit) {
 		if (f.newline)
 			atomic_store(t->torn, true); /* still mid-line */
 		return -EFBIG;
+	} else {
+		r = write_holding(SIGXFSZ, -EFBIG, t->fd, f.iov, f.n);
 	}
-	long r = write_holding(SIGXFSZ, -EFBIG, t->fd, f.iov, f.n);
 	if (r > 0 && r < (long)f.total) {
+		/* Cut short: by a full disk, or at a size limit (one the
+		 * program set since we last looked, or another writer moved
+		 * the end meanwhile). At the limit, our part is taken back off
+		 * the end of the file, as if never written. */
+		unsigned long long limit =
+			t->limit == A4S_RLIM64_INFINITY ? a4s_fsize_limit() : t->limit;
 		struct a4s_ident now;
-		if (a4s_identify(t->fd, NULL, A4S_ID_SIZE, &now) == 0 && now.size == t->limit &&
+		if (limit != A4S_RLIM64_INFINITY &&
+		    a4s_identify(t->fd, NULL, A4S_ID_SIZE, &now) == 0 && now.size == limit &&
 		    a4s_ftruncate(t->fd, (long long)(now.size - (unsigned long long)r)) == 0)
-			return settle(&f, t, len, 0, -EFBIG); /* as if never written */
+			return settle(&f, t, len, 0, -EFBIG);
 	}
-	return settle(&f, t, len, r, -EFBIG);
+	return settle(&f, t, len, r, -ENOSPC);
 }
 
 static long send_stream(const struct a4s_target *t, const char *line, size_t len)
