@@ -1,0 +1,532 @@
+/*
+ * The trace at the process's resource limits.
+ *
+ * RLIMIT_FSIZE (issue 10.2; SPEC: "a record that cannot be written (...
+ * RLIMIT_FSIZE reached) is dropped and counted, ... never raises SIGPIPE or
+ * SIGXFSZ"): at the limit the host lives, no record is torn, the records
+ * that did not fit are counted, one line on stderr says why; with the
+ * limit set before the start, lowered by the program after load, lowered in
+ * a forked child, lowered while the trace is running; for the trace file
+ * and for LOG=stderr on a regular file; whatever the program does with
+ * SIGXFSZ.
+ *
+ * RLIMIT_NOFILE (issue 10.3; SPEC: "A call that fails for want of
+ * descriptors (EMFILE, ENFILE) is recorded, the process's first call
+ * included"): where the soft limit can be raised the record is written at
+ * once, from a descriptor above the limit; where it cannot (soft == hard)
+ * the records wait and go out with the next call that finds a descriptor,
+ * or are counted as dropped at exit; the next good record is never lost to
+ * a back-off.
+ *
+ * The descriptor's place (issue 12.4): above the soft limit where it can
+ * be, a number the kernel hands the program for no file, and the limit
+ * left as the program set it.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tracekit.h"
+
+/* ---- scenarios ---- */
+
+static void set_limit(int resource, rlim_t soft, rlim_t hard)
+{
+	struct rlimit r = { soft, hard };
+	T_CHECK(setrlimit(resource, &r) == 0);
+}
+
+static volatile sig_atomic_t xfsz_delivered;
+
+static void count_xfsz(int sig)
+{
+	(void)sig;
+	xfsz_delivered++;
+}
+
+/* How the program treats SIGXFSZ: "default" (dies of it), "handler",
+ * "blocked", "pending" (blocked with one of its own pending, which must
+ * stay), "ignored". */
+static void xfsz_setup(const char *how)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGXFSZ);
+	if (strcmp(how, "handler") == 0) {
+		struct sigaction sa = { .sa_handler = count_xfsz };
+		sigaction(SIGXFSZ, &sa, NULL);
+	} else if (strcmp(how, "blocked") == 0 || strcmp(how, "pending") == 0) {
+		signal(SIGXFSZ, SIG_DFL);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		if (strcmp(how, "pending") == 0)
+			raise(SIGXFSZ);
+	} else if (strcmp(how, "ignored") == 0) {
+		signal(SIGXFSZ, SIG_IGN);
+	} else {
+		signal(SIGXFSZ, SIG_DFL);
+	}
+}
+
+static void xfsz_verdict(const char *how)
+{
+	sigset_t pending;
+	sigpending(&pending);
+	bool is_pending = sigismember(&pending, SIGXFSZ);
+	T_ASSERT(is_pending == (strcmp(how, "pending") == 0),
+		 "SIGXFSZ pending: %d (the program's own must stay, no other may be left)",
+		 is_pending);
+	T_ASSERT(xfsz_delivered == 0, "%d SIGXFSZ delivered", (int)xfsz_delivered);
+}
+
+/*
+ * fsize WHEN LIMIT N HOW: N accepts under RLIMIT_FSIZE = LIMIT bytes, set
+ * WHEN: "start" (before the program started: set here, then this program
+ * exec'd again with it), "load" (by the program after the library loaded,
+ * before its first call), "midrun" (after two records, then a pause past
+ * the library's once-a-second look), "child" (in a forked child before its
+ * first call). HOW: the program's SIGXFSZ (see xfsz_setup).
+ */
+static void sc_fsize(int argc, char **argv)
+{
+	T_ASSERT(argc > 6, "fsize WHEN LIMIT N HOW");
+	const char *when = argv[3], *how = argv[6];
+	rlim_t limit = (rlim_t)atoll(argv[4]);
+	int n = atoi(argv[5]);
+	if (strcmp(when, "start") == 0) {
+		set_limit(RLIMIT_FSIZE, limit, RLIM_INFINITY);
+		static char started[] = "started";
+		char *args[] = { argv[0], argv[1], argv[2], started, argv[4], argv[5], argv[6],
+				 NULL };
+		execv("/proc/self/exe", args);
+		T_ASSERT(0, "exec: %s", strerror(errno));
+	}
+	xfsz_setup(how);
+	struct t_listener l;
+	t_listen(&l, T_UNIX_ABSTRACT, 0);
+	if (strcmp(when, "load") == 0)
+		set_limit(RLIMIT_FSIZE, limit, RLIM_INFINITY);
+	if (strcmp(when, "midrun") == 0) {
+		accepts_unchanged(&l, 1);
+		set_limit(RLIMIT_FSIZE, limit, RLIM_INFINITY);
+		usleep(1100 * 1000);
+	}
+	if (strcmp(when, "child") == 0) {
+		accepts_unchanged(&l, 1);
+		pid_t pid = fork();
+		T_CHECK(pid >= 0);
+		if (pid == 0) {
+			if (strcmp(how, "pending") == 0)
+				raise(SIGXFSZ); /* pending signals stay with the parent */
+			set_limit(RLIMIT_FSIZE, limit, RLIM_INFINITY);
+			accepts_unchanged(&l, n);
+			xfsz_verdict(how);
+			struct accept4shim_stats s;
+			get_stats(&s);
+			say("fsize pid=%d calls=%llu dropped=%llu", (int)getpid(),
+			    (unsigned long long)s.calls, (unsigned long long)s.dropped);
+			exit(0);
+		}
+		int status;
+		T_CHECK(waitpid(pid, &status, 0) == pid);
+		say("child status=%d", status);
+		return;
+	}
+	accepts_unchanged(&l, n);
+	xfsz_verdict(how);
+	struct accept4shim_stats s;
+	get_stats(&s);
+	say("fsize pid=%d calls=%llu dropped=%llu", (int)getpid(), (unsigned long long)s.calls,
+	    (unsigned long long)s.dropped);
+	t_close_listener(&l);
+}
+
+/* Opens /dev/null until the soft limit is reached; how many. */
+static int fill_descriptors(int *fds, int max)
+{
+	int n = 0;
+	for (;;) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			T_ASSERT(errno == EMFILE, "filling: %s", strerror(errno));
+			return n;
+		}
+		T_ASSERT(n < max, "more descriptors than the limit");
+		fds[n++] = fd;
+	}
+}
+
+/* The descriptor open on path, looked up number by number with readlink,
+ * which needs no descriptor (t_fd_on's opendir does). */
+static int fd_on_without_a_descriptor(const char *path)
+{
+	for (int fd = 0; fd < 1100; fd++) {
+		char link[64], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (strcmp(target, path) == 0)
+				return fd;
+		}
+	}
+	return -1;
+}
+
+/*
+ * emfile HARD THEN: RLIMIT_NOFILE soft 64, hard HARD ("same": 64, "room":
+ * as it was), every descriptor taken, a connection queued, then the
+ * process's first call: accept4, which fails with EMFILE. THEN: "free"
+ * closes two descriptors and accepts the connection (the next call must be
+ * recorded at once, after the first); "never" leaves them taken until exit.
+ * Prints the trace descriptor's number (-1: none) after the first call.
+ */
+static void sc_emfile(int argc, char **argv)
+{
+	T_ASSERT(argc > 4, "emfile HARD THEN");
+	struct rlimit was;
+	T_CHECK(getrlimit(RLIMIT_NOFILE, &was) == 0);
+	set_limit(RLIMIT_NOFILE, 64, strcmp(argv[3], "same") == 0 ? 64 : was.rlim_max);
+	struct t_listener l;
+	t_listen(&l, T_TCP4, 0);
+	int c = client_to(&l);
+	int fds[64];
+	int n = fill_descriptors(fds, 64);
+	errno = 0;
+	T_ASSERT(accept4(l.fd, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EMFILE,
+		 "the first call: %s", strerror(errno));
+	char trace[PATH_MAX];
+	int tfd = t_trace_path(trace, sizeof(trace), getpid()) ? fd_on_without_a_descriptor(trace)
+								: -1;
+	struct rlimit now;
+	T_CHECK(getrlimit(RLIMIT_NOFILE, &now) == 0);
+	say("first tracefd=%d soft=%llu hard=%llu", tfd, (unsigned long long)now.rlim_cur,
+	    (unsigned long long)now.rlim_max);
+	if (strcmp(argv[4], "free") == 0) {
+		close(fds[--n]);
+		close(fds[--n]);
+		int fd = accept4(l.fd, NULL, NULL, SOCK_CLOEXEC);
+		T_ASSERT(fd >= 0, "accept4 with room: %s", strerror(errno));
+		close(fd);
+	}
+	struct accept4shim_stats s;
+	get_stats(&s);
+	say("emfile calls=%llu dropped=%llu", (unsigned long long)s.calls,
+	    (unsigned long long)s.dropped);
+	if (strcmp(argv[4], "free") == 0)
+		close(c);
+	/* returns from main with the descriptors still taken under "never":
+	 * the exit summary has to do without one too. */
+}
+
+/*
+ * place SOFT: RLIMIT_NOFILE soft SOFT under the same hard limit, then one
+ * record: where did the trace's descriptor go, can the program's dup2 put a
+ * file there, is the limit still SOFT. Then the program closes it (as
+ * "close every descriptor from 3" does) and opens files: none lands on the
+ * number, and the next record finds a descriptor again.
+ */
+static void sc_place(int argc, char **argv)
+{
+	T_ASSERT(argc > 3, "place SOFT");
+	struct rlimit was, now;
+	T_CHECK(getrlimit(RLIMIT_NOFILE, &was) == 0);
+	rlim_t soft = (rlim_t)atoll(argv[3]);
+	set_limit(RLIMIT_NOFILE, soft, was.rlim_max);
+	struct t_listener l;
+	t_listen(&l, T_UNIX_ABSTRACT, 0);
+	one_accept(&l, 0);
+	char trace[PATH_MAX];
+	T_ASSERT(t_trace_path(trace, sizeof(trace), getpid()), "no trace file");
+	int tfd = t_fd_on(trace);
+	T_CHECK(getrlimit(RLIMIT_NOFILE, &now) == 0);
+	/* The kernel's own answer to a program that wants that number. */
+	errno = 0;
+	int dup_r = tfd >= 0 ? dup2(0, tfd) : -1;
+	int dup_err = dup_r == tfd ? 0 : errno;
+	T_CHECK(syscall(SYS_close_range, 3, ~0U, 0) == 0);
+	t_listen(&l, T_UNIX_ABSTRACT, 0);
+	int data = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	one_accept(&l, 0);
+	int again = t_fd_on(trace);
+	say("place fd=%d soft=%llu hard=%llu dup2_errno=%d again=%d data=%d", tfd,
+	    (unsigned long long)now.rlim_cur, (unsigned long long)now.rlim_max, dup_err, again,
+	    data);
+}
+
+static const struct t_scenario own[] = {
+	{ "fsize", sc_fsize },
+	{ "emfile", sc_emfile },
+	{ "place", sc_place },
+	{ NULL, NULL },
+};
+
+/* ---- RLIMIT_FSIZE ---- */
+
+#define FSIZE_LIMIT 2000
+#define FSIZE_CALLS 30
+
+static const char *const fsize_whens[] = { "start", "load", "midrun", "child" };
+static const char *const xfsz_ways[] = { "default", "handler", "blocked", "pending", "ignored" };
+
+/* The lines of s that start with prefix, counted. */
+static size_t count_lines(const char *s, const char *prefix)
+{
+	struct lines l;
+	lines_of(s, prefix, &l);
+	size_t n = l.n;
+	lines_free(&l);
+	return n;
+}
+
+/* What every RLIMIT_FSIZE case asks of the trace file: no larger than the
+ * limit, every line a whole record (strict: no bad line at all), every
+ * call either there or counted as dropped, and one line on stderr. */
+static void expect_fsize(const struct result *r, const char *trace, long long calls_extra)
+{
+	struct stat st;
+	T_CHECK(stat(trace, &st) == 0);
+	ck_assert_int_le(st.st_size, FSIZE_LIMIT);
+	struct result c;
+	tracecheck(&c, trace, false);
+	struct lines facts;
+	lines_of(r->out.p, "fsize ", &facts);
+	ck_assert_uint_eq(facts.n, 1);
+	long long calls = field_ll(facts.v[0], "calls"), dropped = field_ll(facts.v[0], "dropped");
+	ck_assert_int_gt(dropped, 0);
+	ck_assert_int_eq((long long)count_lines(c.out.p, "rec ") - calls_extra, calls - dropped);
+	ck_assert_uint_eq(count_lines(r->err.p, "accept4shim: "), 1);
+	ck_assert_msg(strstr(r->err.p, ": the file size limit (RLIMIT_FSIZE) is reached; records "
+				       "are dropped and counted\n"),
+		      "stderr: %s", r->err.p);
+	lines_free(&facts);
+	text_free(&c.out);
+}
+
+START_TEST(at_the_file_size_limit_records_are_dropped_whole_and_the_host_lives)
+{
+	/* _i: the moment the limit comes, times the program's SIGXFSZ. */
+	const char *when = fsize_whens[_i % 4], *how = xfsz_ways[_i / 4];
+	char dir[64], trace[128], v_log[160], limit[32], n[16];
+	temp_trace(dir, trace, v_log, "trace.json");
+	snprintf(limit, sizeof(limit), "%d", FSIZE_LIMIT);
+	snprintf(n, sizeof(n), "%d", FSIZE_CALLS);
+	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
+	const char *argv[] = { "/proc/self/exe", "scenario", "fsize", when, limit, n, how, NULL };
+	struct proc p;
+	struct result r;
+	spawn(&p, argv, vars, -1, -1);
+	collect(&p, &r, 60000);
+	T_ASSERT(r.status == 0, "%s/%s: status %d (SIGXFSZ is %d)\n%s\n%s", when, how, r.status,
+		 SIGXFSZ, r.out.p, r.err.p);
+	if (strcmp(when, "child") == 0) {
+		ck_assert_ptr_nonnull(strstr(r.out.p, "child status=0\n"));
+		/* The parent's two calls are in the file too. */
+		expect_fsize(&r, trace, 2);
+	} else {
+		expect_fsize(&r, trace, 0);
+	}
+	text_free(&r.out);
+	text_free(&r.err);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(stderr_on_a_regular_file_at_its_size_limit_never_kills_or_tears)
+{
+	/* LOG=stderr, and stderr a file: the library writes fd 2 itself,
+	 * under the same rules. The exit summary, which cannot go anywhere
+	 * else, is dropped with the records that did not fit. */
+	const char *how = xfsz_ways[_i];
+	char dir[64], err_path[128], limit[32], n[16];
+	temp_dir(dir, sizeof(dir));
+	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+	int ef = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	T_CHECK(ef >= 0);
+	snprintf(limit, sizeof(limit), "%d", FSIZE_LIMIT);
+	snprintf(n, sizeof(n), "%d", FSIZE_CALLS);
+	const char *vars[] = { "ACCEPT4SHIM_LOG=stderr", "ACCEPT4SHIM_LOG_FORMAT=json",
+			       "ACCEPT4SHIM_STATS=1", NULL };
+	const char *argv[] = { "/proc/self/exe", "scenario", "fsize", "start", limit, n, how, NULL };
+	struct proc p;
+	struct result r, c;
+	spawn(&p, argv, vars, -1, ef);
+	close(ef);
+	collect(&p, &r, 60000);
+	T_ASSERT(r.status == 0, "%s: status %d\n%s", how, r.status, r.out.p);
+	struct stat st;
+	T_CHECK(stat(err_path, &st) == 0);
+	ck_assert_int_le(st.st_size, FSIZE_LIMIT);
+	tracecheck(&c, err_path, false);
+	long long calls = field_ll(r.out.p, "calls"), dropped = field_ll(r.out.p, "dropped");
+	ck_assert_int_gt(dropped, 0);
+	ck_assert_int_eq((long long)count_lines(c.out.p, "rec "), calls - dropped);
+	text_free(&r.out);
+	text_free(&c.out);
+	remove_dir(dir);
+}
+END_TEST
+
+/* ---- RLIMIT_NOFILE ---- */
+
+struct emfile_case {
+	const char *hard, *then, *log;
+};
+
+/* room/same, free/never, a fixed path and one with %p. */
+static const struct emfile_case emfile_cases[] = {
+	{ "room", "free", "trace.json" },  { "room", "free", "trace.%p.json" },
+	{ "same", "free", "trace.json" },  { "same", "free", "trace.%p.json" },
+	{ "room", "never", "trace.json" }, { "same", "never", "trace.json" },
+};
+
+START_TEST(a_call_that_fails_for_want_of_descriptors_is_recorded_the_first_included)
+{
+	const struct emfile_case *k = &emfile_cases[_i];
+	char dir[64], v_log[160], err_path[128];
+	temp_dir(dir, sizeof(dir));
+	snprintf(v_log, sizeof(v_log), "ACCEPT4SHIM_LOG=%s/%s", dir, k->log);
+	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+	int ef = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	T_CHECK(ef >= 0);
+	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", "ACCEPT4SHIM_STATS=1", NULL };
+	const char *argv[] = { "/proc/self/exe", "scenario", "emfile", k->hard, k->then, NULL };
+	struct proc p;
+	struct result r;
+	spawn(&p, argv, vars, -1, ef);
+	close(ef);
+	collect(&p, &r, 60000);
+	expect_ok(&r, k->log);
+	struct lines first;
+	lines_of(r.out.p, "first ", &first);
+	ck_assert_uint_eq(first.n, 1);
+	/* The limit is as the program set it. */
+	ck_assert_int_eq(field_ll(first.v[0], "soft"), 64);
+	bool room = strcmp(k->hard, "room") == 0, freed = strcmp(k->then, "free") == 0;
+	long long tfd = field_ll(first.v[0], "tracefd");
+	if (room)
+		ck_assert_msg(tfd >= 64, "the first record needs a descriptor above the limit: %lld",
+			      tfd);
+	else
+		ck_assert_msg(tfd == -1, "a descriptor under a limit of 64 all taken: %lld", tfd);
+
+	/* The trace: the EMFILE record first, then the accept, then the
+	 * summary; or, with no descriptor ever, nothing (and the summary on
+	 * stderr counts the held record as dropped). */
+	char trace[160];
+	snprintf(trace, sizeof(trace), "%s/%s", dir, k->log);
+	char *pp = strstr(trace, "%p");
+	if (pp) {
+		char rest[64];
+		snprintf(rest, sizeof(rest), "%s", pp + 2);
+		snprintf(pp, sizeof(trace) - (size_t)(pp - trace), "%d%s", (int)p.pid, rest);
+	}
+	struct text err;
+	read_file(err_path, &err);
+	if (freed || room) {
+		struct result c;
+		tracecheck(&c, trace, false);
+		struct lines recs, sums;
+		lines_of(c.out.p, "rec ", &recs);
+		lines_of(c.out.p, "summary ", &sums);
+		ck_assert_uint_eq(recs.n, freed ? 2 : 1);
+		ck_assert_ptr_nonnull(strstr(recs.v[0], " errno=EMFILE "));
+		if (freed)
+			ck_assert_ptr_nonnull(strstr(recs.v[1], " errno=~ "));
+		ck_assert_uint_eq(sums.n, 1);
+		ck_assert_int_eq(field_ll(sums.v[0], "dropped"), 0);
+		ck_assert_int_eq(field_ll(r.out.p, "dropped"), 0);
+		lines_free(&recs);
+		lines_free(&sums);
+		text_free(&c.out);
+	} else {
+		ck_assert_int_eq(access(trace, F_OK), -1);
+		ck_assert_msg(strstr(err.p, "\"summary\":\"exit\",\"calls\":1,") &&
+				      strstr(err.p, "\"dropped\":1,"),
+			      "the summary on stderr: %s", err.p);
+	}
+	/* Said once, where it could not be written at once. */
+	if (!room)
+		ck_assert_msg(strstr(err.p, ": cannot open: too many open files in this process "
+					    "(EMFILE); records wait for a free descriptor"),
+			      "stderr: %s", err.p);
+	else
+		ck_assert_ptr_null(strstr(err.p, "accept4shim: trace"));
+	lines_free(&first);
+	text_free(&err);
+	text_free(&r.out);
+	remove_dir(dir);
+}
+END_TEST
+
+/* ---- where the descriptor sits ---- */
+
+START_TEST(the_trace_descriptor_sits_where_the_program_can_never_be_given_its_number)
+{
+	char dir[64], trace[128], v_log[160];
+	temp_trace(dir, trace, v_log, "trace.json");
+	const char *vars[] = { v_log, NULL };
+	struct result r;
+	run_scenario(&r, vars, "place", "200", NULL);
+	expect_ok(&r, "place");
+	long long fd = field_ll(r.out.p, "fd"), again = field_ll(r.out.p, "again");
+	ck_assert_msg(fd >= 200, "the trace at %lld, under the soft limit of 200", fd);
+	ck_assert_int_eq(field_ll(r.out.p, "dup2_errno"), EBADF);
+	ck_assert_int_eq(field_ll(r.out.p, "soft"), 200);
+	ck_assert_msg(again >= 200, "after the program closed it, reopened at %lld", again);
+	ck_assert_int_lt(field_ll(r.out.p, "data"), 200);
+	text_free(&r.out);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(with_no_room_to_raise_the_limit_the_descriptor_sits_high_below_it)
+{
+	/* soft == hard: nothing above the limit can be had; the old place,
+	 * 64 under the limit and never above 960. */
+	struct rlimit lim;
+	T_CHECK(getrlimit(RLIMIT_NOFILE, &lim) == 0);
+	char dir[64], trace[128], v_log[160], soft[32];
+	temp_trace(dir, trace, v_log, "trace.json");
+	snprintf(soft, sizeof(soft), "%llu", (unsigned long long)lim.rlim_max);
+	const char *vars[] = { v_log, NULL };
+	struct result r;
+	run_scenario(&r, vars, "place", soft, NULL);
+	expect_ok(&r, "place");
+	long long want = lim.rlim_max > 1024 ? 960 : (long long)lim.rlim_max - 64;
+	ck_assert_int_eq(field_ll(r.out.p, "fd"), want);
+	text_free(&r.out);
+	remove_dir(dir);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("trace_limits");
+	TCase *tc = tcase_create("fsize");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, at_the_file_size_limit_records_are_dropped_whole_and_the_host_lives,
+			    0, 4 * 5);
+	tcase_add_loop_test(tc, stderr_on_a_regular_file_at_its_size_limit_never_kills_or_tears, 0,
+			    5);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("nofile");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, a_call_that_fails_for_want_of_descriptors_is_recorded_the_first_included,
+			    0, (int)(sizeof(emfile_cases) / sizeof(emfile_cases[0])));
+	tcase_add_test(tc, the_trace_descriptor_sits_where_the_program_can_never_be_given_its_number);
+	tcase_add_test(tc, with_no_room_to_raise_the_limit_the_descriptor_sits_high_below_it);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	return t_trace_main(errno, argc, argv, own, make_suite);
+}
