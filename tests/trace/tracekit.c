@@ -182,6 +182,10 @@ void spawn(struct proc *p, const char *const *argv, const char *const *vars, int
 		env[n++] = preload;
 	}
 	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	/* The library under test, for a scenario that loads it itself. */
+	static char library[PATH_MAX + 16];
+	snprintf(library, sizeof(library), "A4S_LIBRARY=%s", t_library_path());
+	env[n++] = library;
 	for (const char *const *v = vars; v && *v; v++) {
 		T_ASSERT(n < 31, "too many variables");
 		env[n++] = *v;
