@@ -1,7 +1,7 @@
-/* The monotonic clocks the library reads: the precise one for call
- * durations in the trace; the coarse one (a few milliseconds of
- * resolution, cheaper still) for the pauses and once-a-second checks of the
- * trace's destination. Both are answered by the vDSO: no system call. */
+/* The one monotonic clock the library reads: call durations for the trace,
+ * and the pauses and once-a-second looks of the trace's destination (which
+ * reuse the time the trace read at the call's end). The vDSO answers it:
+ * no system call. */
 #ifndef A4S_CLOCK_H
 #define A4S_CLOCK_H
 
@@ -20,11 +20,6 @@ static inline uint64_t a4s_clock_ns(clockid_t id)
 static inline uint64_t a4s_monotonic_ns(void)
 {
 	return a4s_clock_ns(CLOCK_MONOTONIC);
-}
-
-static inline uint64_t a4s_coarse_ns(void)
-{
-	return a4s_clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 #endif

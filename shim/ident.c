@@ -26,13 +26,15 @@ int a4s_identify(int fd, const char *path, unsigned want, struct a4s_ident *id)
 			mask |= A4S_STATX_UID | A4S_STATX_NLINK;
 		struct a4s_statx sx;
 		int r = a4s_statx(fd, path ? path : "", at, mask, &sx);
-		if (r == 0) {
+		if (__builtin_expect(r == 0, 1)) {
 			id->type = sx.stx_mode & S_IFMT;
 			id->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
 			id->ino = sx.stx_ino;
 			id->size = sx.stx_size;
-			id->uid = sx.stx_uid;
-			id->nlink = sx.stx_nlink;
+			if (want & A4S_ID_OWNER) {
+				id->uid = sx.stx_uid;
+				id->nlink = sx.stx_nlink;
+			}
 			return 0;
 		}
 		/* A real answer (closed, missing, not allowed) is the same
@@ -54,4 +56,20 @@ int a4s_identify(int fd, const char *path, unsigned want, struct a4s_ident *id)
 	id->uid = st.st_uid;
 	id->nlink = (unsigned)st.st_nlink;
 	return 0;
+}
+
+int a4s_identify_fd(int fd, struct a4s_ident *id)
+{
+	if (__builtin_expect(!atomic_load_explicit(&statx_refused, memory_order_relaxed), 1)) {
+		struct a4s_statx sx;
+		if (a4s_statx(fd, "", AT_EMPTY_PATH, A4S_STATX_TYPE | A4S_STATX_INO | A4S_STATX_SIZE,
+			      &sx) == 0) {
+			id->type = sx.stx_mode & S_IFMT;
+			id->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+			id->ino = sx.stx_ino;
+			id->size = sx.stx_size;
+			return 0;
+		}
+	}
+	return a4s_identify(fd, NULL, A4S_ID_SIZE, id);
 }

@@ -24,6 +24,10 @@ struct a4s_ident {
  * AT_FDCWD). */
 A4S_HIDDEN int a4s_identify(int fd, const char *path, unsigned want, struct a4s_ident *id);
 
+/* The same for a descriptor, with its size: the check before every record,
+ * kept lean. */
+A4S_HIDDEN int a4s_identify_fd(int fd, struct a4s_ident *id);
+
 static inline bool a4s_same_file(const struct a4s_ident *a, unsigned long long dev,
 				 unsigned long long ino)
 {

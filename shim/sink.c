@@ -44,11 +44,21 @@ struct pub {
 	unsigned long long dev, ino, prev_dev, prev_ino;
 };
 
+/* fd, kind, owned and watch_stderr packed in one word: a record reads
+ * the slot in five loads. */
 struct slot {
-	atomic_int fd, kind;
-	atomic_bool owned, watch_stderr;
+	atomic_ullong how;
 	atomic_ullong dev, ino, prev_dev, prev_ino;
 };
+
+#define HOW_OWNED (1ULL << 40)
+#define HOW_WATCH (1ULL << 41)
+
+static unsigned long long pack_how(const struct pub *p)
+{
+	return (unsigned long long)(unsigned)p->fd | (unsigned long long)p->kind << 32 |
+	       (p->owned ? HOW_OWNED : 0) | (p->watch_stderr ? HOW_WATCH : 0);
+}
 
 #define SLOTS 4
 #define GEN_MASK 0x3fffffff
@@ -83,13 +93,14 @@ static char held[4096];
 static size_t held_len;
 static unsigned long long held_records;
 
-static void load_pub(int s, struct pub *p)
+static inline __attribute__((always_inline)) void load_pub(int s, struct pub *p)
 {
 	struct slot *k = &slots[s % SLOTS];
-	p->fd = atomic_load_explicit(&k->fd, memory_order_relaxed);
-	p->kind = (enum a4s_dest_kind)atomic_load_explicit(&k->kind, memory_order_relaxed);
-	p->owned = atomic_load_explicit(&k->owned, memory_order_relaxed);
-	p->watch_stderr = atomic_load_explicit(&k->watch_stderr, memory_order_relaxed);
+	unsigned long long how = atomic_load_explicit(&k->how, memory_order_relaxed);
+	p->fd = (int)(unsigned)how;
+	p->kind = (enum a4s_dest_kind)((how >> 32) & 0xff);
+	p->owned = how & HOW_OWNED;
+	p->watch_stderr = how & HOW_WATCH;
 	p->dev = atomic_load_explicit(&k->dev, memory_order_relaxed);
 	p->ino = atomic_load_explicit(&k->ino, memory_order_relaxed);
 	p->prev_dev = atomic_load_explicit(&k->prev_dev, memory_order_relaxed);
@@ -102,10 +113,7 @@ static int new_gen(const struct pub *p)
 {
 	int g = (atomic_fetch_add(&last_gen, 1) + 1) & GEN_MASK;
 	struct slot *k = &slots[g % SLOTS];
-	atomic_store_explicit(&k->fd, p->fd, memory_order_relaxed);
-	atomic_store_explicit(&k->kind, (int)p->kind, memory_order_relaxed);
-	atomic_store_explicit(&k->owned, p->owned, memory_order_relaxed);
-	atomic_store_explicit(&k->watch_stderr, p->watch_stderr, memory_order_relaxed);
+	atomic_store_explicit(&k->how, pack_how(p), memory_order_relaxed);
 	atomic_store_explicit(&k->dev, p->dev, memory_order_relaxed);
 	atomic_store_explicit(&k->ino, p->ino, memory_order_relaxed);
 	atomic_store_explicit(&k->prev_dev, p->prev_dev, memory_order_relaxed);
@@ -227,7 +235,7 @@ static enum opened open_and_publish(const char *line, size_t len, bool may_hold)
 			      (d.why.err == EMFILE || d.why.err == ENFILE);
 		/* For want of descriptors: again at the next record, when the
 		 * program may have closed one. */
-		atomic_store(&reopen_at_ns, no_fds ? 0 : a4s_coarse_ns() + A4S_SECOND_NS);
+		atomic_store(&reopen_at_ns, no_fds ? 0 : a4s_monotonic_ns() + A4S_SECOND_NS);
 		enum opened o = no_fds && may_hold && hold(line, len) ? HELD : FAILED;
 		if (!may_hold)
 			drop_held();
@@ -250,7 +258,7 @@ static enum opened open_and_publish(const char *line, size_t len, bool may_hold)
 	flush_held(&d);
 	struct pub p = { d.fd, d.owned, d.watch_stderr, d.kind, d.id.dev, d.id.ino,
 			 d.id.dev, d.id.ino };
-	atomic_store(&check_at_ns, a4s_coarse_ns() + A4S_SECOND_NS);
+	atomic_store(&check_at_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
 	atomic_store_explicit(&state, new_gen(&p), memory_order_release);
 	return PUBLISHED;
 }
@@ -293,7 +301,7 @@ static void rotate(int s, const struct pub *p)
 		/* Let the old one go all the same, and try again a second
 		 * later: a deleted trace must not grow unseen. */
 		complain(&d.why);
-		atomic_store(&reopen_at_ns, a4s_coarse_ns() + A4S_SECOND_NS);
+		atomic_store(&reopen_at_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
 		if (swap_state(s, SINK_LOST))
 			close_if_ours(p->fd, p->dev, p->ino);
 		return;
@@ -325,12 +333,13 @@ static void rotate(int s, const struct pub *p)
 }
 
 /* At most once a second, by whichever record comes first after the second
- * is up: the size limit may have changed, the path may name another file. */
-static void check_now_and_then(int s, const struct pub *p)
+ * is up: the size limit may have changed, the path may name another file.
+ * Between two looks a record pays a comparison with the time its call
+ * ended, which the trace has read already. */
+static __attribute__((noinline)) void look_now(int s, const struct pub *p, uint64_t now,
+					       uint64_t due)
 {
-	uint64_t now = a4s_coarse_ns();
-	uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
-	if (now < due || !atomic_compare_exchange_strong(&check_at_ns, &due, now + A4S_SECOND_NS))
+	if (!atomic_compare_exchange_strong(&check_at_ns, &due, now + A4S_SECOND_NS))
 		return;
 	if (p->kind == A4S_DEST_FILE)
 		atomic_store(&fsize_limit, a4s_fsize_limit());
@@ -359,24 +368,28 @@ static void write_failed(int s, const struct pub *p, long r)
 		if (swap_state(s, SINK_LOST)) {
 			if (p->owned)
 				retire(p->fd, p->dev, p->ino);
-			atomic_store(&reopen_at_ns, a4s_coarse_ns() + A4S_SECOND_NS);
+			atomic_store(&reopen_at_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
 		}
 	}
 }
 
 enum written { WRITTEN, NOT_WRITTEN, AGAIN };
 
-static enum written write_published(int s, const char *line, size_t len)
+static inline __attribute__((always_inline)) enum written
+write_published(int s, const char *line, size_t len, uint64_t now)
 {
 	struct pub p;
 	load_pub(s, &p);
-	check_now_and_then(s, &p);
-	if (atomic_load_explicit(&state, memory_order_acquire) != s)
-		return AGAIN; /* rotated just now */
+	uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
+	if (__builtin_expect(now >= due, 0)) {
+		look_now(s, &p, now, due);
+		if (atomic_load_explicit(&state, memory_order_acquire) != s)
+			return AGAIN; /* rotated just now */
+	}
 	/* Ours still? The program may have closed our number and got it
 	 * back from open or dup2 for a file of its own. */
 	struct a4s_ident id;
-	if (a4s_identify(p.fd, NULL, p.kind == A4S_DEST_FILE ? A4S_ID_SIZE : 0, &id) < 0 ||
+	if (a4s_identify_fd(p.fd, &id) < 0 ||
 	    !(a4s_same_file(&id, p.dev, p.ino) || a4s_same_file(&id, p.prev_dev, p.prev_ino))) {
 		if (atomic_load(&state) == s)
 			lose(s, &p);
@@ -412,12 +425,13 @@ static bool write_private(const char *line, size_t len)
 	return r == (long)len;
 }
 
-static bool sink_write(const char *line, size_t len, bool may_hold)
+static inline __attribute__((always_inline)) bool sink_write(const char *line, size_t len,
+								 uint64_t now, bool may_hold)
 {
 	for (int round = 0; round < 4; round++) {
 		int s = atomic_load_explicit(&state, memory_order_acquire);
 		if (s >= 0) {
-			enum written w = write_published(s, line, len);
+			enum written w = write_published(s, line, len, now);
 			if (w == AGAIN)
 				continue;
 			if (w == WRITTEN)
@@ -425,7 +439,7 @@ static bool sink_write(const char *line, size_t len, bool may_hold)
 			break;
 		}
 		if (s == SINK_LOST) {
-			if (a4s_coarse_ns() < atomic_load(&reopen_at_ns))
+			if (now < atomic_load(&reopen_at_ns))
 				break;
 			if (!swap_state(SINK_LOST, SINK_BUSY))
 				continue;
@@ -449,9 +463,14 @@ static bool sink_write(const char *line, size_t len, bool may_hold)
 	return false;
 }
 
+bool a4s_sink_write_at(const char *line, size_t len, uint64_t now_ns)
+{
+	return sink_write(line, len, now_ns, true);
+}
+
 bool a4s_sink_write(const char *line, size_t len)
 {
-	return sink_write(line, len, true);
+	return sink_write(line, len, a4s_monotonic_ns(), true);
 }
 
 void a4s_sink_settle(void)
@@ -466,7 +485,7 @@ void a4s_sink_settle(void)
 
 void a4s_sink_write_summary(const char *line, size_t len)
 {
-	if (a4s_sink_enabled() && sink_write(line, len, false))
+	if (a4s_sink_enabled() && sink_write(line, len, a4s_monotonic_ns(), false))
 		return;
 	/* Not to stderr twice when stderr was the trace. */
 	if (!config || config->log_kind != A4S_LOG_STDERR)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 /* a4s_expand_path, which the tests reach through this header. */
@@ -24,6 +25,9 @@ A4S_HIDDEN bool a4s_sink_enabled(void);
  * never writes into a descriptor that is no longer ours; a record that
  * cannot be written is counted as dropped (false). */
 A4S_HIDDEN bool a4s_sink_write(const char *line, size_t len);
+/* The same, with a4s_monotonic_ns() as the caller just read it (the trace
+ * has the call's end at hand), which spares reading the clock again. */
+A4S_HIDDEN bool a4s_sink_write_at(const char *line, size_t len, uint64_t now_ns);
 /* A summary record: to the trace, or to stderr when there is no trace or
  * it cannot be written there. Call a4s_sink_settle first. */
 A4S_HIDDEN void a4s_sink_write_summary(const char *line, size_t len);

@@ -86,6 +86,24 @@ static long settle(const struct framed *f, const struct a4s_target *t, size_t le
 }
 
 /*
+ * A record cut short: by a full disk, or at a size limit (one the program
+ * set since we last looked, or another writer moved the end meanwhile). At
+ * the limit, our part is taken back off the end of the file, as if never
+ * written; a full disk's fragment is ended by the next record's newline.
+ */
+static long after_short_write(const struct framed *f, const struct a4s_target *t, size_t len,
+			      long r)
+{
+	unsigned long long limit = t->limit == A4S_RLIM64_INFINITY ? a4s_fsize_limit() : t->limit;
+	struct a4s_ident now;
+	if (limit != A4S_RLIM64_INFINITY && a4s_identify(t->fd, NULL, A4S_ID_SIZE, &now) == 0 &&
+	    now.size == limit &&
+	    a4s_ftruncate(t->fd, (long long)(now.size - (unsigned long long)r)) == 0)
+		return settle(f, t, len, 0, -EFBIG);
+	return settle(f, t, len, r, -ENOSPC);
+}
+
+/*
  * A regular file. Under RLIMIT_FSIZE a write that starts at or past the
  * limit raises SIGXFSZ (whose default action kills the process) and fails
  * with EFBIG; one that straddles it is cut short without a signal. So while
@@ -96,6 +114,19 @@ static long settle(const struct framed *f, const struct a4s_target *t, size_t le
  */
 static long write_file(const struct a4s_target *t, const char *line, size_t len)
 {
+	/* The common case, a record written whole with nothing to mend or
+	 * guard, costs the write alone. */
+	if (t->limit == A4S_RLIM64_INFINITY &&
+	    !atomic_load_explicit(t->torn, memory_order_relaxed)) {
+		long r = a4s_write(t->fd, line, len);
+		if (r == (long)len)
+			return r;
+		if (r <= 0)
+			return r < 0 ? r : -ENOSPC;
+		/* Cut short: mended below, as if the write had been framed. */
+		struct framed f = { .n = 1, .total = len, .newline = false };
+		return after_short_write(&f, t, len, r);
+	}
 	struct framed f;
 	frame(&f, t, line, len);
 	long r;
@@ -108,19 +139,8 @@ static long write_file(const struct a4s_target *t, const char *line, size_t len)
 	} else {
 		r = write_holding(SIGXFSZ, -EFBIG, t->fd, f.iov, f.n);
 	}
-	if (r > 0 && r < (long)f.total) {
-		/* Cut short: by a full disk, or at a size limit (one the
-		 * program set since we last looked, or another writer moved
-		 * the end meanwhile). At the limit, our part is taken back off
-		 * the end of the file, as if never written. */
-		unsigned long long limit =
-			t->limit == A4S_RLIM64_INFINITY ? a4s_fsize_limit() : t->limit;
-		struct a4s_ident now;
-		if (limit != A4S_RLIM64_INFINITY &&
-		    a4s_identify(t->fd, NULL, A4S_ID_SIZE, &now) == 0 && now.size == limit &&
-		    a4s_ftruncate(t->fd, (long long)(now.size - (unsigned long long)r)) == 0)
-			return settle(&f, t, len, 0, -EFBIG);
-	}
+	if (r > 0 && r < (long)f.total)
+		return after_short_write(&f, t, len, r);
 	return settle(&f, t, len, r, -ENOSPC);
 }
 

@@ -50,5 +50,5 @@ void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
 	char line[A4S_RECORD_MAX];
 	size_t len = a4s_format_record(&r, cfg->log_format, line, sizeof(line));
 	if (len)
-		a4s_sink_write(line, len);
+		a4s_sink_write_at(line, len, ended_ns);
 }
