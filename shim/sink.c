@@ -11,6 +11,30 @@
 #include "stats.h"
 
 /*
+ * The identity check, and the race it leaves (issue 12.4). Before every
+ * record one statx asks what our descriptor is now, and the record is
+ * written only if it is still the file we opened: a program that closed
+ * our number and got it back from open or dup2 for a file of its own never
+ * gets records in that file. Between the statx and the write, another
+ * thread of the program could still close our descriptor and open a file
+ * that gets the same number. That window is closed where it can be: our
+ * descriptor sits at or above the soft RLIMIT_NOFILE (fdplace.c), a number
+ * the kernel hands the program for no file at all, so a close there makes
+ * our write fail with EBADF, nothing more. It is bounded where it cannot be
+ * (the soft limit equal to the hard one, above 4096, prlimit64 refused, or
+ * raised by the program past our number since): the number then sits high
+ * below the limit, which the program's open, accept or dup reach only with
+ * that many descriptors open, and the check and the write are two
+ * consecutive system calls of one thread, so it takes a thread that closes
+ * a descriptor it does not own while another accepts, and then gets that
+ * exact number back, within those few hundred nanoseconds. A lock would
+ * close it everywhere, and a lock is what the accept path may not take.
+ * The statx itself stays: without it a program that reuses our number,
+ * which daemons do, would get every record. Our own changes never open the
+ * window: a rotation swaps the new file in under the same number with one
+ * dup3, and a descriptor given up is kept, not closed, until a reopen puts
+ * the new one at its number.
+ *
  * state >= 0: a destination is published, described by slots[state % SLOTS].
  * SINK_NONE: no trace (or the library is being unloaded). SINK_LOST: not
  * open, yet or any more; the next record opens it, not before reopen_at_ns
@@ -226,7 +250,6 @@ static enum opened open_and_publish(const char *line, size_t len, bool may_hold)
 	int home = take_retired(&home_dev, &home_ino);
 	struct a4s_dest d;
 	a4s_dest_open(&d, config, home < 0);
-	atomic_store(&fsize_limit, a4s_fsize_limit());
 	if (d.fd < 0) {
 		if (home >= 0)
 			retire(home, home_dev, home_ino);
@@ -254,6 +277,7 @@ static enum opened open_and_publish(const char *line, size_t len, bool may_hold)
 				d.fd = a4s_fd_place(d.fd);
 		}
 	}
+	atomic_store(&fsize_limit, d.kind == A4S_DEST_FILE ? a4s_fsize_limit() : A4S_RLIM64_INFINITY);
 	atomic_store(&torn, false);
 	flush_held(&d);
 	struct pub p = { d.fd, d.owned, d.watch_stderr, d.kind, d.id.dev, d.id.ino,
@@ -297,6 +321,8 @@ static void rotate(int s, const struct pub *p)
 {
 	struct a4s_dest d;
 	a4s_dest_open(&d, config, false);
+	if (d.fd < 0 && d.why.kind == A4S_CAUSE_OPEN && (d.why.err == EMFILE || d.why.err == ENFILE))
+		return; /* for want of a descriptor: the old file until the next look */
 	if (d.fd < 0) {
 		/* Let the old one go all the same, and try again a second
 		 * later: a deleted trace must not grow unseen. */
