@@ -1,6 +1,7 @@
 #include "dest.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -107,13 +108,22 @@ static int reopen_stderr(void *arg)
  * with. A regular file or a socket (systemd's journal stream) is written
  * through fd 2 itself: a write to a file does not block, a send can be
  * told not to, and no descriptor of ours holds it open (so a daemon's
- * `out=$(daemon)` returns when it detaches). A pipe or a terminal is
- * opened anew through /proc, a file description of our own that we can
- * make non-blocking without touching the program's: a reader that stalls
- * then costs dropped records, not a stalled accept. One that cannot be
- * reopened so (no /proc) is not written at all rather than written
- * blocking.
+ * `out=$(daemon)` returns when it detaches). So is a pipe (Docker's, a
+ * `| tee`), each write asked not to block with RWF_NOWAIT, where the kernel
+ * takes that flag on pipes. Elsewhere a pipe, and a terminal, are opened
+ * anew through /proc, a file description of our own that we can make
+ * non-blocking without touching the program's: a reader that stalls then
+ * costs dropped records, not a stalled accept. One that cannot be reopened
+ * so (no /proc; a pipe of root's, for a worker that dropped privileges) is
+ * not written at all rather than written blocking.
  */
+static atomic_bool no_pipe_nowait;
+
+void a4s_dest_no_pipe_nowait(void)
+{
+	atomic_store(&no_pipe_nowait, true);
+}
+
 void a4s_dest_open_stderr(struct a4s_dest *d)
 {
 	d->owned = false;
@@ -134,6 +144,12 @@ void a4s_dest_open_stderr(struct a4s_dest *d)
 		d->kind = A4S_DEST_SOCKET;
 		return;
 	case S_IFIFO:
+		if (!atomic_load_explicit(&no_pipe_nowait, memory_order_relaxed)) {
+			d->fd = 2;
+			d->kind = A4S_DEST_PIPE_NOWAIT;
+			return;
+		}
+		break;
 	case S_IFCHR:
 		break;
 	default:

@@ -19,6 +19,8 @@ enum a4s_dest_kind {
 	A4S_DEST_FILE,   /* a regular file: the size limit, and records the disk cut */
 	A4S_DEST_WRITE,  /* a terminal, /dev/null: a plain write */
 	A4S_DEST_PIPE,   /* a pipe or FIFO: a write that could raise SIGPIPE */
+	A4S_DEST_PIPE_NOWAIT, /* the program's own pipe: the same, asked not to
+			       * block (RWF_NOWAIT) since its description may */
 	A4S_DEST_SOCKET, /* send with MSG_NOSIGNAL | MSG_DONTWAIT */
 };
 
@@ -46,6 +48,9 @@ A4S_HIDDEN int a4s_dest_check_stderr(void);
 A4S_HIDDEN void a4s_dest_open(struct a4s_dest *d, const struct a4s_config *cfg, bool place);
 /* The program's stderr, for one write outside the trace. */
 A4S_HIDDEN void a4s_dest_open_stderr(struct a4s_dest *d);
+/* The kernel refused RWF_NOWAIT on a pipe (before Linux 5.x pipes did not
+ * take it): from now on the program's stderr, a pipe, is opened anew. */
+A4S_HIDDEN void a4s_dest_no_pipe_nowait(void);
 
 /* The destination as complaints name it: the file's path with %p expanded
  * for this process, or "syslog". False when it does not fit. */

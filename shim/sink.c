@@ -428,6 +428,14 @@ write_published(int s, const char *line, size_t len, uint64_t now)
 	struct a4s_target t = { p.fd, p.kind, config->log_kind == A4S_LOG_SYSLOG, id.size,
 				atomic_load_explicit(&fsize_limit, memory_order_relaxed), &torn };
 	long r = a4s_put_record(&t, line, len);
+	if (r == -EOPNOTSUPP && p.kind == A4S_DEST_PIPE_NOWAIT) {
+		/* The kernel's pipes do not take RWF_NOWAIT, and nothing was
+		 * written: stderr is opened anew, through a description of our
+		 * own, and this record written there. */
+		atomic_store(&reopen_at_ns, 0);
+		swap_state(s, SINK_LOST);
+		return AGAIN;
+	}
 	if (r == (long)len)
 		return WRITTEN;
 	write_failed(s, &p, r);

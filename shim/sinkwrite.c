@@ -12,11 +12,21 @@
 #include "text.h"
 #include "timefmt.h"
 
+/* RWF_NOWAIT (Linux 4.14, pipes since 5.x): fail with EAGAIN rather than
+ * wait; <sys/uio.h> of older C libraries and musl lack the name. */
+#define A4S_RWF_NOWAIT 0x00000008
+
 static long write_iov(int fd, const struct iovec *iov, int n)
 {
 	if (n == 1)
 		return a4s_write(fd, iov[0].iov_base, iov[0].iov_len);
 	return a4s_sysret(syscall(SYS_writev, fd, iov, n));
+}
+
+/* At the current position (-1, which a pipe must be given), not blocking. */
+static long write_iov_nowait(int fd, const struct iovec *iov, int n)
+{
+	return a4s_sysret(syscall(SYS_pwritev2, fd, iov, n, -1L, 0L, A4S_RWF_NOWAIT));
 }
 
 /*
@@ -28,7 +38,8 @@ static long write_iov(int fd, const struct iovec *iov, int n)
  * more, paid only where the signal can come: on pipes, and on files while
  * a size limit is in force.
  */
-static long write_holding(int sig, long raised_with, int fd, const struct iovec *iov, int n)
+static long write_holding(int sig, long raised_with, int fd, const struct iovec *iov, int n,
+			  bool nowait)
 {
 	sigset_t set, old, pending;
 	sigemptyset(&set);
@@ -36,7 +47,7 @@ static long write_holding(int sig, long raised_with, int fd, const struct iovec 
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, _NSIG / 8);
 	syscall(SYS_rt_sigpending, &pending, _NSIG / 8);
 	bool was_pending = sigismember(&pending, sig);
-	long r = write_iov(fd, iov, n);
+	long r = nowait ? write_iov_nowait(fd, iov, n) : write_iov(fd, iov, n);
 	if (r == raised_with && !was_pending) {
 		struct timespec zero = { 0, 0 };
 		syscall(SYS_rt_sigtimedwait, &set, NULL, &zero, _NSIG / 8);
@@ -137,7 +148,7 @@ static long write_file(const struct a4s_target *t, const char *line, size_t len)
 			atomic_store(t->torn, true); /* still mid-line */
 		return -EFBIG;
 	} else {
-		r = write_holding(SIGXFSZ, -EFBIG, t->fd, f.iov, f.n);
+		r = write_holding(SIGXFSZ, -EFBIG, t->fd, f.iov, f.n, false);
 	}
 	if (r > 0 && r < (long)f.total)
 		return after_short_write(&f, t, len, r);
@@ -181,16 +192,42 @@ static long send_syslog(int fd, const char *line, size_t len)
 	return r == (long)(b.len + len - skip - 1) ? (long)len : r < 0 ? r : -EMSGSIZE;
 }
 
+/* One record to the program's stderr, through fd 2 itself or a description
+ * of its own opened for it and closed after. */
+static long write_stderr_once(const char *line, size_t len)
+{
+	struct a4s_dest d;
+	a4s_dest_open_stderr(&d);
+	if (d.fd < 0)
+		return d.fd;
+	static atomic_bool torn;
+	struct a4s_target t = { d.fd, d.kind, false, d.id.size, A4S_RLIM64_INFINITY, &torn };
+	if (d.kind == A4S_DEST_FILE)
+		t.limit = a4s_fsize_limit();
+	long r = a4s_put_record(&t, line, len);
+	if (d.owned)
+		a4s_close(d.fd);
+	return r;
+}
+
 long a4s_put_record(const struct a4s_target *t, const char *line, size_t len)
 {
 	switch (t->kind) {
 	case A4S_DEST_SOCKET:
 		return t->syslog ? send_syslog(t->fd, line, len) : send_stream(t, line, len);
-	case A4S_DEST_PIPE: {
+	case A4S_DEST_PIPE:
+	case A4S_DEST_PIPE_NOWAIT: {
 		/* Records are shorter than PIPE_BUF: a pipe takes each whole
 		 * or not at all. */
 		struct iovec iov = { (void *)(uintptr_t)line, len };
-		long r = write_holding(SIGPIPE, -EPIPE, t->fd, &iov, 1);
+		bool nowait = t->kind == A4S_DEST_PIPE_NOWAIT;
+		long r = write_holding(SIGPIPE, -EPIPE, t->fd, &iov, 1, nowait);
+		if (nowait && (r == -EOPNOTSUPP || r == -EINVAL || r == -ENOSYS)) {
+			/* An older kernel: nothing was written; the pipe is
+			 * to be opened anew, from now on. */
+			a4s_dest_no_pipe_nowait();
+			return -EOPNOTSUPP;
+		}
 		return r == (long)len ? r : r < 0 ? r : -EAGAIN;
 	}
 	case A4S_DEST_FILE:
@@ -210,15 +247,6 @@ unsigned long long a4s_fsize_limit(void)
 
 void a4s_write_stderr(const char *line, size_t len)
 {
-	static atomic_bool torn;
-	struct a4s_dest d;
-	a4s_dest_open_stderr(&d);
-	if (d.fd < 0)
-		return;
-	struct a4s_target t = { d.fd, d.kind, false, d.id.size, A4S_RLIM64_INFINITY, &torn };
-	if (d.kind == A4S_DEST_FILE)
-		t.limit = a4s_fsize_limit();
-	(void)a4s_put_record(&t, line, len);
-	if (d.owned)
-		a4s_close(d.fd);
+	if (write_stderr_once(line, len) == -EOPNOTSUPP)
+		(void)write_stderr_once(line, len); /* now through a description of its own */
 }

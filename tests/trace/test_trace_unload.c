@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tracekit.h"
@@ -103,20 +104,31 @@ START_TEST(a_dlclosed_library_leaves_no_descriptor_on_its_trace)
 }
 END_TEST
 
-START_TEST(a_dlclosed_library_lets_go_of_stderr)
+static void stderr_case(void *arg)
 {
-	/* stderr a pipe: the description of ours on it goes too (fd 2 is the
-	 * program's and stays). */
+	/* old kernel: pipes refuse RWF_NOWAIT, the library holds a
+	 * description of its own on the pipe (see test_trace_stderr) */
+	if (arg)
+		t_seccomp_fail_syscall(SYS_pwritev2, EOPNOTSUPP);
 	const char *vars[] = { "LD_PRELOAD=", "ACCEPT4SHIM_LOG=stderr", NULL };
 	struct result r;
 	run_scenario(&r, vars, "dlclose", NULL, NULL);
 	expect_ok(&r, "dlclose");
-	ck_assert_int_eq(field_ll(r.out.p, "start"), 1);
-	ck_assert_int_eq(field_ll(r.out.p, "loaded"), 2);
-	ck_assert_int_eq(field_ll(r.out.p, "unloaded"), 1);
-	ck_assert_msg(strncmp(r.err.p, "accept4shim: ts=", 16) == 0, "%s", r.err.p);
+	T_ASSERT(field_ll(r.out.p, "start") == 1 && field_ll(r.out.p, "loaded") == (arg ? 2 : 1) &&
+			 field_ll(r.out.p, "unloaded") == 1,
+		 "%s", r.out.p);
+	T_ASSERT(strncmp(r.err.p, "accept4shim: ts=", 16) == 0, "%s", r.err.p);
 	text_free(&r.out);
 	text_free(&r.err);
+}
+
+START_TEST(a_dlclosed_library_lets_go_of_stderr)
+{
+	/* stderr a pipe: a description of ours on it goes too (fd 2 is the
+	 * program's and stays). */
+	T_IN_CHILD(stderr_case, NULL);
+	static int old_kernel = 1;
+	T_IN_CHILD(stderr_case, &old_kernel);
 }
 END_TEST
 
