@@ -222,9 +222,12 @@ long a4s_put_record(const struct a4s_target *t, const char *line, size_t len)
 		struct iovec iov = { (void *)(uintptr_t)line, len };
 		bool nowait = t->kind == A4S_DEST_PIPE_NOWAIT;
 		long r = write_holding(SIGPIPE, -EPIPE, t->fd, &iov, 1, nowait);
-		if (nowait && (r == -EOPNOTSUPP || r == -EINVAL || r == -ENOSYS)) {
-			/* An older kernel: nothing was written; the pipe is
-			 * to be opened anew, from now on. */
+		if (nowait && (r == -EOPNOTSUPP || r == -EINVAL || r == -ENOSYS || r == -EPERM ||
+			       r == -EACCES)) {
+			/* An older kernel, or a sandbox that refuses pwritev2
+			 * (a pipe's write has no EPERM of its own): nothing
+			 * was written; the pipe is to be opened anew, from now
+			 * on. */
 			a4s_dest_no_pipe_nowait();
 			return -EOPNOTSUPP;
 		}

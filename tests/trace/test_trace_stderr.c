@@ -206,14 +206,16 @@ START_TEST(a_file_the_program_opens_as_fd_2_is_not_stderr)
 }
 END_TEST
 
-/* With old_kernel, a kernel whose pipes refuse RWF_NOWAIT (a seccomp
- * filter answers pwritev2 with EOPNOTSUPP): the library then writes the
- * pipe through a description of its own, opened anew. */
+/* With *arg an errno, pwritev2 fails with it (a seccomp filter): as on a
+ * kernel whose pipes refuse RWF_NOWAIT (EOPNOTSUPP), or under a sandbox
+ * that refuses pwritev2 (EPERM). The library then writes the pipe through
+ * a description of its own, opened anew. */
 static void redirect_case(void *arg)
 {
-	bool old_kernel = arg != NULL;
+	int refused = arg ? *(int *)arg : 0;
+	bool old_kernel = refused != 0;
 	if (old_kernel)
-		t_seccomp_fail_syscall(SYS_pwritev2, EOPNOTSUPP);
+		t_seccomp_fail_syscall(SYS_pwritev2, refused);
 	const char *vars[] = { "ACCEPT4SHIM_LOG=stderr", "ACCEPT4SHIM_LOG_FORMAT=json",
 			       "ACCEPT4SHIM_STATS=1", NULL };
 	struct result r, c;
@@ -251,8 +253,9 @@ START_TEST(once_fd_2_points_elsewhere_nothing_more_goes_to_the_first_stderr)
 	 * is written there" -- neither records nor the summary, and any
 	 * description of ours on it is let go at the next record. */
 	T_IN_CHILD(redirect_case, NULL);
-	static int old_kernel = 1;
+	static int old_kernel = EOPNOTSUPP, sandbox = EPERM;
 	T_IN_CHILD(redirect_case, &old_kernel);
+	T_IN_CHILD(redirect_case, &sandbox);
 }
 END_TEST
 
