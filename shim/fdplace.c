@@ -1,5 +1,6 @@
 #include "fdplace.h"
 
+#include <stdatomic.h>
 #include <sys/resource.h>
 
 /*
@@ -18,6 +19,16 @@
  * one of these few numbers too; that is the whole of the raise's effect. */
 #define RAISE_BY 4ULL
 
+/*
+ * One raise at a time in the process: two threads raising and restoring at
+ * once would each put back what the other had raised, and leave it raised.
+ * A thread that finds a raise under way does without. The limit before the
+ * raise is kept here too, for a child forked meanwhile (fork copies the
+ * raised limit, and not the thread that would have put it back).
+ */
+static atomic_bool raising;
+static struct a4s_rlimit64 raised_before, raised_to;
+
 bool a4s_nofile_raise(struct a4s_nofile_raise *r, unsigned long long want)
 {
 	r->active = false;
@@ -30,12 +41,31 @@ bool a4s_nofile_raise(struct a4s_nofile_raise *r, unsigned long long want)
 		want = now.max; /* as far as the hard limit lets us */
 	if (now.cur >= want)
 		return false;
+	bool idle = false;
+	if (!atomic_compare_exchange_strong(&raising, &idle, true))
+		return false;
 	r->raised.cur = want;
 	r->raised.max = now.max;
-	if (a4s_prlimit(RLIMIT_NOFILE, &r->raised, &r->before) < 0)
+	raised_to = r->raised;
+	raised_before = now;
+	if (a4s_prlimit(RLIMIT_NOFILE, &r->raised, &r->before) < 0) {
+		atomic_store(&raising, false);
 		return false;
+	}
+	raised_before = r->before;
 	r->active = true;
 	return true;
+}
+
+/* Puts `before` back unless the program set a limit of its own while ours
+ * (`raised`) was in force: that one is what the program asked for. */
+static void put_back(const struct a4s_rlimit64 *before, const struct a4s_rlimit64 *raised)
+{
+	struct a4s_rlimit64 seen;
+	if (a4s_prlimit(RLIMIT_NOFILE, before, &seen) < 0)
+		return;
+	if (seen.cur != raised->cur || seen.max != raised->max)
+		(void)a4s_prlimit(RLIMIT_NOFILE, &seen, NULL);
 }
 
 void a4s_nofile_restore(struct a4s_nofile_raise *r)
@@ -43,13 +73,16 @@ void a4s_nofile_restore(struct a4s_nofile_raise *r)
 	if (!r->active)
 		return;
 	r->active = false;
-	struct a4s_rlimit64 seen;
-	if (a4s_prlimit(RLIMIT_NOFILE, &r->before, &seen) < 0)
-		return;
-	/* The program set a limit of its own while ours was in force: that
-	 * one is what the program asked for, so it is put back. */
-	if (seen.cur != r->raised.cur || seen.max != r->raised.max)
-		(void)a4s_prlimit(RLIMIT_NOFILE, &seen, NULL);
+	put_back(&r->before, &r->raised);
+	atomic_store(&raising, false);
+}
+
+void a4s_nofile_after_fork(void)
+{
+	if (atomic_load(&raising)) {
+		put_back(&raised_before, &raised_to);
+		atomic_store(&raising, false);
+	}
 }
 
 int a4s_open_past_emfile(int (*open_fn)(void *), void *arg)

@@ -28,6 +28,9 @@ struct a4s_nofile_raise {
  * another thread of the program changed it meanwhile (its value stays). */
 A4S_HIDDEN bool a4s_nofile_raise(struct a4s_nofile_raise *r, unsigned long long want);
 A4S_HIDDEN void a4s_nofile_restore(struct a4s_nofile_raise *r);
+/* In the child of a fork made while another thread had the limit raised:
+ * put back there, where that thread is not. */
+A4S_HIDDEN void a4s_nofile_after_fork(void);
 
 /* open_fn(arg), and when it fails with EMFILE, once more with the soft
  * limit raised by a few numbers (the result then sits at or above the

@@ -546,6 +546,7 @@ void a4s_sink_after_fork(void)
 	/* A new process: it says what goes wrong for itself, holds none of
 	 * its parent's records, and looks at its limits at once. */
 	a4s_complain_forget();
+	a4s_nofile_after_fork();
 	held_len = 0;
 	held_records = 0;
 	atomic_store(&check_at_ns, 0);
