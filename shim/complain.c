@@ -68,7 +68,7 @@ static void put_errno(struct a4s_buf *b, int err)
 		a4s_put(b, ")");
 }
 
-#define DEST_SHOWN 400
+#define DEST_SHOWN 240
 
 size_t a4s_format_complaint(const char *dest, const struct a4s_cause *why, char *buf,
 			    size_t size)
@@ -76,10 +76,12 @@ size_t a4s_format_complaint(const char *dest, const struct a4s_cause *why, char 
 	struct a4s_buf b = { buf, size, 0, false };
 	a4s_put(&b, "accept4shim: trace ");
 	/* The path is the user's: escaped, so the line stays one line, and
-	 * cut, so it fits. */
-	size_t n = __builtin_strlen(dest);
-	a4s_put_escaped_text(&b, dest, n > DEST_SHOWN ? DEST_SHOWN : n);
-	if (n > DEST_SHOWN)
+	 * cut to DEST_SHOWN characters, so the line fits a small buffer. */
+	struct a4s_buf name = { b.p + b.len, b.size - b.len < DEST_SHOWN ? b.size - b.len : DEST_SHOWN,
+				0, false };
+	a4s_put_escaped_text(&name, dest, __builtin_strlen(dest));
+	b.len += name.len;
+	if (name.full)
 		a4s_put(&b, "...");
 	a4s_put(&b, ": ");
 	switch (why->kind) {

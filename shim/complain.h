@@ -37,9 +37,10 @@ A4S_HIDDEN void a4s_complain_dest(const char *dest, const struct a4s_cause *why)
 /* In the child of a fork: a new process, which says everything anew. */
 A4S_HIDDEN void a4s_complain_forget(void);
 
-/* Room for the longest line: a path shown cut to 400 bytes, each escaped
- * to at most four characters, and the words around it. */
-#define A4S_COMPLAINT_LINE_MAX 2048
+/* Room for the longest line: the path, escaped, shown in at most 240
+ * characters, and the words around it. Kept small: a complaint may be
+ * written from a signal handler on a small alternate stack. */
+#define A4S_COMPLAINT_LINE_MAX 512
 
 /* Pure, for the tests: the line a4s_complain_dest writes, '\n' included;
  * its length (0 when it does not fit). */

@@ -32,14 +32,35 @@ bool a4s_expand_path(const char *pattern, int pid, char *out, size_t size)
 	return !b.full;
 }
 
-bool a4s_dest_name(const struct a4s_config *cfg, char *out, size_t size)
+/*
+ * The trace file's path with %p expanded, once per process: at load and in
+ * the child of a fork (one thread in both), not on the stack of each open.
+ * The open may run in a signal handler on a small alternate stack
+ * (SIGSTKSZ, 8 KiB, a good part of it the kernel's signal frame), where a
+ * PATH_MAX buffer or two are more than is left.
+ */
+static char file_path[PATH_MAX];
+static bool file_path_fits;
+
+void a4s_dest_name_for_this_process(const struct a4s_config *cfg)
 {
-	if (cfg->log_kind == A4S_LOG_FILE)
-		return a4s_expand_path(cfg->log_path, a4s_self_pid(), out, size);
-	struct a4s_buf b = { out, size, 0, false };
-	a4s_put(&b, cfg->log_kind == A4S_LOG_SYSLOG ? "syslog" : "stderr");
-	a4s_put_char(&b, '\0');
-	return !b.full;
+	file_path_fits = cfg->log_kind == A4S_LOG_FILE &&
+			 a4s_expand_path(cfg->log_path, a4s_self_pid(), file_path,
+					 sizeof(file_path));
+}
+
+const char *a4s_dest_name(const struct a4s_config *cfg)
+{
+	switch (cfg->log_kind) {
+	case A4S_LOG_FILE:
+		return file_path_fits ? file_path : NULL;
+	case A4S_LOG_SYSLOG:
+		return "syslog";
+	case A4S_LOG_STDERR:
+		return "stderr";
+	default:
+		return NULL;
+	}
 }
 
 void a4s_dest_note_stderr(void)
@@ -66,7 +87,7 @@ int a4s_dest_check_stderr(void)
 /* ---- a file ---- */
 
 struct file_open {
-	char path[PATH_MAX];
+	const char *path;
 	struct a4s_ident id;
 	struct a4s_cause why;
 };
@@ -79,8 +100,9 @@ static int open_file_once(void *arg)
 
 static void open_file(struct a4s_dest *d, const struct a4s_config *cfg)
 {
-	struct file_open f;
-	if (!a4s_expand_path(cfg->log_path, a4s_self_pid(), f.path, sizeof(f.path))) {
+	struct file_open f = { a4s_dest_name(cfg), { 0 }, { A4S_CAUSE_NONE, 0, 0 } };
+	d->owned = true;
+	if (!f.path) {
 		d->fd = -ENAMETOOLONG;
 		d->why = (struct a4s_cause){ A4S_CAUSE_OPEN, ENAMETOOLONG, 0 };
 		return;
@@ -88,7 +110,6 @@ static void open_file(struct a4s_dest *d, const struct a4s_config *cfg)
 	d->fd = a4s_open_past_emfile(open_file_once, &f);
 	d->id = f.id;
 	d->why = f.why;
-	d->owned = true;
 	d->kind = f.id.type == S_IFREG	  ? A4S_DEST_FILE
 		  : f.id.type == S_IFIFO ? A4S_DEST_PIPE
 					 : A4S_DEST_WRITE;

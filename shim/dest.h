@@ -52,9 +52,12 @@ A4S_HIDDEN void a4s_dest_open_stderr(struct a4s_dest *d);
  * take it): from now on the program's stderr, a pipe, is opened anew. */
 A4S_HIDDEN void a4s_dest_no_pipe_nowait(void);
 
-/* The destination as complaints name it: the file's path with %p expanded
- * for this process, or "syslog". False when it does not fit. */
-A4S_HIDDEN bool a4s_dest_name(const struct a4s_config *cfg, char *out, size_t size);
+/* The file's path with %p expanded for this process: at load, and in the
+ * child of a fork. */
+A4S_HIDDEN void a4s_dest_name_for_this_process(const struct a4s_config *cfg);
+/* The destination as it is opened and named in complaints: that path
+ * (NULL when it did not fit), "syslog" or "stderr". */
+A4S_HIDDEN const char *a4s_dest_name(const struct a4s_config *cfg);
 
 /* Pure, for the tests: the path with %p replaced by pid and %% by %.
  * Returns false if the result does not fit. */

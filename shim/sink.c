@@ -170,9 +170,8 @@ static void close_if_ours(int fd, unsigned long long dev, unsigned long long ino
  * else to tell. */
 static void complain(const struct a4s_cause *why)
 {
-	char name[PATH_MAX];
-	if (why->kind != A4S_CAUSE_NONE && config->log_kind != A4S_LOG_STDERR &&
-	    a4s_dest_name(config, name, sizeof(name)))
+	const char *name = a4s_dest_name(config);
+	if (why->kind != A4S_CAUSE_NONE && config->log_kind != A4S_LOG_STDERR && name)
 		a4s_complain_dest(name, why);
 }
 
@@ -371,9 +370,9 @@ static __attribute__((noinline)) void look_now(int s, const struct pub *p, uint6
 		atomic_store(&fsize_limit, a4s_fsize_limit());
 	if (config->log_kind != A4S_LOG_FILE)
 		return;
-	char path[PATH_MAX];
+	const char *path = a4s_dest_name(config);
 	struct a4s_ident at;
-	if (!a4s_dest_name(config, path, sizeof(path)))
+	if (!path)
 		return;
 	if (a4s_identify(AT_FDCWD, path, 0, &at) < 0 || !a4s_same_file(&at, p->dev, p->ino))
 		rotate(s, p);
@@ -530,6 +529,7 @@ void a4s_sink_open(const struct a4s_config *cfg)
 {
 	config = cfg;
 	a4s_dest_note_stderr();
+	a4s_dest_name_for_this_process(cfg);
 	if (cfg->log_kind == A4S_LOG_NONE)
 		return;
 	atomic_store(&reopen_at_ns, 0);
@@ -555,6 +555,7 @@ void a4s_sink_after_fork(void)
 		atomic_store(&reopen_at_ns, 0);
 	if (!config || config->log_kind != A4S_LOG_FILE || !strstr(config->log_path, "%p"))
 		return; /* the child shares the parent's destination */
+	a4s_dest_name_for_this_process(config);
 	int s = atomic_load(&state);
 	if (s >= 0) {
 		struct pub p;

@@ -260,7 +260,52 @@ static void sc_place(int argc, char **argv)
 	    data);
 }
 
+/*
+ * stack: accepts from a signal handler running on an alternate stack that
+ * is filled with a pattern first, and says how much of it each call used:
+ * the first (the trace is opened, or said to be unusable) and the second
+ * (a record to a trace already open, or dropped).
+ */
+static char alt_stack[65536];
+static int alt_listener;
+
+static void accept_on_alt_stack(int sig)
+{
+	(void)sig;
+	int fd = accept4(alt_listener, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+}
+
+static size_t alt_stack_used(void)
+{
+	memset(alt_stack, 0xa5, sizeof(alt_stack));
+	raise(SIGUSR1);
+	size_t i = 0;
+	while (i < sizeof(alt_stack) && (unsigned char)alt_stack[i] == 0xa5)
+		i++;
+	return sizeof(alt_stack) - i;
+}
+
+static void sc_stack(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	struct t_listener l;
+	t_listen(&l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
+	alt_listener = l.fd;
+	int c1 = client_to(&l), c2 = client_to(&l);
+	stack_t ss = { .ss_sp = alt_stack, .ss_size = sizeof(alt_stack) };
+	T_CHECK(sigaltstack(&ss, NULL) == 0);
+	struct sigaction sa = { .sa_handler = accept_on_alt_stack, .sa_flags = SA_ONSTACK };
+	T_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	size_t first = alt_stack_used(), second = alt_stack_used();
+	say("stack first=%zu second=%zu", first, second);
+	close(c1);
+	close(c2);
+}
+
 static const struct t_scenario own[] = {
+	{ "stack", sc_stack },
 	{ "fsize", sc_fsize },
 	{ "emfile", sc_emfile },
 	{ "place", sc_place },
@@ -465,6 +510,23 @@ START_TEST(a_call_that_fails_for_want_of_descriptors_is_recorded_the_first_inclu
 }
 END_TEST
 
+START_TEST(the_exit_summary_reaches_a_stderr_pipe_at_the_descriptor_limit)
+{
+	/* No trace, STATS=1, stderr a pipe, every descriptor taken until
+	 * exit: the summary needs none of its own to be written. */
+	const char *vars[] = { "ACCEPT4SHIM_STATS=1", NULL };
+	struct result r;
+	run_scenario(&r, vars, "emfile", "same", "never");
+	expect_ok(&r, "emfile");
+	ck_assert_msg(strncmp(r.err.p, "accept4shim: ts=", 16) == 0 &&
+			      strstr(r.err.p, " summary=exit calls=1 accepted=0 failed=1 ") &&
+			      strstr(r.err.p, " errors=EMFILE:1\n"),
+		      "stderr: %s", r.err.p);
+	text_free(&r.out);
+	text_free(&r.err);
+}
+END_TEST
+
 /* ---- where the descriptor sits ---- */
 
 START_TEST(the_trace_descriptor_sits_where_the_program_can_never_be_given_its_number)
@@ -506,6 +568,36 @@ START_TEST(with_no_room_to_raise_the_limit_the_descriptor_sits_high_below_it)
 }
 END_TEST
 
+/* ---- the stack ---- */
+
+START_TEST(opening_the_trace_or_saying_it_cannot_fits_a_small_signal_stack)
+{
+	/* A program may accept in a signal handler on an alternate stack of
+	 * SIGSTKSZ (8 KiB), much of it taken by the kernel's signal frame
+	 * (about 3 KiB with AVX-512). The call that opens the trace, or says
+	 * on stderr why it cannot, may use at most 2 KiB more of it than a
+	 * call that only writes (or drops) its record: once that was a PATH_MAX
+	 * path or two on the stack, 4 KiB more, and such a program died of
+	 * SIGSEGV at its first traced call. */
+	char dir[64], trace[128], v_log[160];
+	temp_trace(dir, trace, v_log, "trace.json");
+	const char *logs[] = { v_log, "ACCEPT4SHIM_LOG=/nonexistent/a4s/trace.json" };
+	for (int k = 0; k < 2; k++) {
+		const char *vars[] = { logs[k], NULL };
+		struct result r;
+		run_scenario(&r, vars, "stack", NULL, NULL);
+		expect_ok(&r, logs[k]);
+		long long first = field_ll(r.out.p, "first"), second = field_ll(r.out.p, "second");
+		ck_assert_msg(first - second <= 2048,
+			      "%s: the first call used %lld bytes of stack, the second %lld", logs[k],
+			      first, second);
+		text_free(&r.out);
+		text_free(&r.err);
+	}
+	remove_dir(dir);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("trace_limits");
@@ -520,8 +612,12 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, a_call_that_fails_for_want_of_descriptors_is_recorded_the_first_included,
 			    0, (int)(sizeof(emfile_cases) / sizeof(emfile_cases[0])));
+	tcase_add_test(tc, the_exit_summary_reaches_a_stderr_pipe_at_the_descriptor_limit);
 	tcase_add_test(tc, the_trace_descriptor_sits_where_the_program_can_never_be_given_its_number);
 	tcase_add_test(tc, with_no_room_to_raise_the_limit_the_descriptor_sits_high_below_it);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("stack");
+	tcase_add_test(tc, opening_the_trace_or_saying_it_cannot_fits_a_small_signal_stack);
 	suite_add_tcase(s, tc);
 	return s;
 }
