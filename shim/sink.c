@@ -241,9 +241,11 @@ enum opened { PUBLISHED, HELD, FAILED };
 /*
  * Called by the thread holding SINK_BUSY: opens the destination and
  * publishes it, or leaves SINK_LOST (SINK_GONE for a stderr that is gone).
- * A record that comes while no descriptor can be had is held (may_hold).
+ * A record that comes while no descriptor can be had is held (may_hold);
+ * the records held are counted as dropped when the destination fails for
+ * another cause, or at the last attempt (final, at exit).
  */
-static enum opened open_and_publish(const char *line, size_t len, bool may_hold)
+static enum opened open_and_publish(const char *line, size_t len, bool may_hold, bool final)
 {
 	unsigned long long home_dev, home_ino;
 	int home = take_retired(&home_dev, &home_ino);
@@ -259,7 +261,7 @@ static enum opened open_and_publish(const char *line, size_t len, bool may_hold)
 		 * program may have closed one. */
 		atomic_store(&reopen_at_ns, no_fds ? 0 : a4s_monotonic_ns() + A4S_SECOND_NS);
 		enum opened o = no_fds && may_hold && hold(line, len) ? HELD : FAILED;
-		if (!may_hold)
+		if (!no_fds || final)
 			drop_held();
 		bool gone = config->log_kind == A4S_LOG_STDERR && d.fd == -EBADF;
 		atomic_store(&state, gone ? SINK_GONE : SINK_LOST);
@@ -476,7 +478,7 @@ static inline __attribute__((always_inline)) bool sink_write(const char *line, s
 				break;
 			if (!swap_state(SINK_LOST, SINK_BUSY))
 				continue;
-			enum opened o = open_and_publish(line, len, may_hold);
+			enum opened o = open_and_publish(line, len, may_hold, false);
 			if (o == HELD)
 				return true;
 			if (o == FAILED)
@@ -511,7 +513,7 @@ void a4s_sink_settle(void)
 	if (!swap_state(SINK_LOST, SINK_BUSY))
 		return;
 	if (held_len)
-		open_and_publish(NULL, 0, false);
+		open_and_publish(NULL, 0, false, true);
 	else
 		atomic_store(&state, SINK_LOST);
 }
