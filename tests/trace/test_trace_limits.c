@@ -162,23 +162,6 @@ static int fill_descriptors(int *fds, int max)
 	}
 }
 
-/* The descriptor open on path, looked up number by number with readlink,
- * which needs no descriptor (t_fd_on's opendir does). */
-static int fd_on_without_a_descriptor(const char *path)
-{
-	for (int fd = 0; fd < 1100; fd++) {
-		char link[64], target[PATH_MAX];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			if (strcmp(target, path) == 0)
-				return fd;
-		}
-	}
-	return -1;
-}
-
 /*
  * emfile HARD THEN: RLIMIT_NOFILE soft 64, hard HARD ("same": 64, "room":
  * as it was), every descriptor taken, a connection queued, then the
@@ -202,8 +185,9 @@ static void sc_emfile(int argc, char **argv)
 	T_ASSERT(accept4(l.fd, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EMFILE,
 		 "the first call: %s", strerror(errno));
 	char trace[PATH_MAX];
-	int tfd = t_trace_path(trace, sizeof(trace), getpid()) ? fd_on_without_a_descriptor(trace)
-								: -1;
+	int tfd = -1;
+	if (t_trace_path(trace, sizeof(trace), getpid()))
+		fds_on(trace, &tfd); /* t_fd_on's opendir would need a descriptor */
 	struct rlimit now;
 	T_CHECK(getrlimit(RLIMIT_NOFILE, &now) == 0);
 	say("first tracefd=%d soft=%llu hard=%llu", tfd, (unsigned long long)now.rlim_cur,

@@ -26,19 +26,9 @@
 /* Descriptors of this process open on the pipe with inode ino. */
 static int holders_of_pipe(unsigned long long ino)
 {
-	char want[64];
-	snprintf(want, sizeof(want), "pipe:[%llu]", ino);
-	int n = 0;
-	for (int fd = 0; fd < 1100; fd++) {
-		char link[64], target[PATH_MAX];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		ssize_t len = readlink(link, target, sizeof(target) - 1);
-		if (len > 0) {
-			target[len] = '\0';
-			n += strcmp(target, want) == 0;
-		}
-	}
-	return n;
+	char pipe_name[64];
+	snprintf(pipe_name, sizeof(pipe_name), "pipe:[%llu]", ino);
+	return fds_on(pipe_name, NULL);
 }
 
 /* One record on stderr (a pipe), then fd 2 pointed at /dev/null as a

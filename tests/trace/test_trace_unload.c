@@ -21,22 +21,6 @@
 
 typedef int accept4_fn(int, struct sockaddr *, socklen_t *, int);
 
-/* Descriptors of this process whose target is `target`. */
-static int fds_on(const char *target)
-{
-	int n = 0;
-	for (int fd = 0; fd < 1100; fd++) {
-		char link[64], got[PATH_MAX];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		ssize_t len = readlink(link, got, sizeof(got) - 1);
-		if (len > 0) {
-			got[len] = '\0';
-			n += strcmp(got, target) == 0;
-		}
-	}
-	return n;
-}
-
 /* What the trace is open on: the file, or stderr's pipe. */
 static void trace_target(char *out, size_t size)
 {
@@ -55,7 +39,7 @@ static void sc_dlclose(int argc, char **argv)
 	(void)argc, (void)argv;
 	char target[PATH_MAX];
 	trace_target(target, sizeof(target));
-	int at_start = fds_on(target);
+	int at_start = fds_on(target, NULL);
 	void *lib = dlopen(t_library_path(), RTLD_NOW | RTLD_LOCAL);
 	T_ASSERT(lib != NULL, "dlopen: %s", dlerror());
 	accept4_fn *traced_accept4 = (accept4_fn *)dlsym(lib, "accept4");
@@ -67,9 +51,9 @@ static void sc_dlclose(int argc, char **argv)
 	T_CHECK(fd >= 0);
 	close(fd);
 	close(c);
-	int loaded = fds_on(target);
+	int loaded = fds_on(target, NULL);
 	T_ASSERT(dlclose(lib) == 0, "dlclose: %s", dlerror());
-	say("dlclose start=%d loaded=%d unloaded=%d", at_start, loaded, fds_on(target));
+	say("dlclose start=%d loaded=%d unloaded=%d", at_start, loaded, fds_on(target, NULL));
 	t_close_listener(&l);
 }
 

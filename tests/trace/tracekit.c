@@ -139,6 +139,27 @@ uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int fds_on(const char *target, int *highest)
+{
+	int n = 0;
+	if (highest)
+		*highest = -1;
+	for (int fd = 0; fd < 1100; fd++) {
+		char link[64], got[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t len = readlink(link, got, sizeof(got) - 1);
+		if (len > 0) {
+			got[len] = '\0';
+			if (strcmp(got, target) == 0) {
+				n++;
+				if (highest)
+					*highest = fd;
+			}
+		}
+	}
+	return n;
+}
+
 /* A /dev/log of our own (in a private /dev): the syslog daemon. */
 int bind_dev_log(void)
 {

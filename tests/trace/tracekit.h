@@ -52,6 +52,11 @@ void lines_free(struct lines *l);
 int self_tid(void);
 uint64_t realtime_us(void);
 uint64_t monotonic_ns(void);
+/* Descriptors of this process whose target (as /proc/self/fd shows it:
+ * a path, "pipe:[INODE]") is `target`: how many, and in *highest (if not
+ * NULL) the highest number, -1 for none. Looked up number by number with
+ * readlink, which needs no descriptor of its own (opendir does). */
+int fds_on(const char *target, int *highest);
 /* A datagram socket bound at /dev/log (in a private /dev), and how many
  * datagrams wait on it. */
 int bind_dev_log(void);
