@@ -1,24 +1,23 @@
 #include "flags.h"
 
+const struct a4s_flag_names a4s_flag_names[4] = {
+	{ "", 0 },
+	{ "SOCK_NONBLOCK", 13 },
+	{ "SOCK_CLOEXEC", 12 },
+	{ "SOCK_NONBLOCK|SOCK_CLOEXEC", A4S_FLAG_NAMES_MAX },
+};
+
+char *a4s_write_unknown_flags(char *p, unsigned unknown, bool after_known)
+{
+	if (after_known)
+		*p++ = '|';
+	p[0] = '0';
+	p[1] = 'x';
+	return a4s_write_hex32(p + 2, unknown);
+}
+
 void a4s_put_flags(struct a4s_buf *b, int flags)
 {
-	const char *sep = "";
-	if (flags == 0) {
-		a4s_put_char(b, '0');
-		return;
-	}
-	if (flags & SOCK_NONBLOCK) {
-		a4s_put(b, "SOCK_NONBLOCK");
-		sep = "|";
-	}
-	if (flags & SOCK_CLOEXEC) {
-		a4s_put(b, sep);
-		a4s_put(b, "SOCK_CLOEXEC");
-		sep = "|";
-	}
-	if (flags & ~A4S_KNOWN_FLAGS) {
-		a4s_put(b, sep);
-		a4s_put(b, "0x");
-		a4s_put_hex(b, (unsigned)flags & ~(unsigned)A4S_KNOWN_FLAGS);
-	}
+	char text[A4S_FLAGS_MAX];
+	a4s_put_bytes(b, text, (size_t)(a4s_write_flags(text, flags) - text));
 }

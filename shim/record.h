@@ -10,11 +10,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "addrfmt.h"
 #include "config.h"
-
-/* Large enough for the longest record: two AF_UNIX names of 108 bytes, each
- * byte escaped to six characters, and every other field at its widest. */
-#define A4S_RECORD_MAX 2048
+#include "digits.h"
+#include "flags.h"
+#include "timefmt.h"
 
 struct a4s_record {
 	struct timespec ts; /* wall clock at return */
@@ -33,7 +33,31 @@ struct a4s_record {
 	uint64_t dur_ns;
 };
 
-/* Returns the line's length, or 0 if it did not fit in size. */
+/*
+ * The most a record can take (and the most the formatter touches), in
+ * JSON, its longer form: the keys and punctuation of the longest record,
+ * then each value at its widest. An address is quoted or null; the errno
+ * is a quoted name (15 at most: ENOTRECOVERABLE) or number, or null.
+ */
+#define A4S_RECORD_PUNCT                                                          \
+	(sizeof("{\"ts\":\"" "\",\"pid\":" ",\"tid\":" ",\"call\":\"accept4\",\"listen_fd\":" \
+		",\"local\":" ",\"flags\":\"" "\",\"fd\":" ",\"errno\":" ",\"peer\":"   \
+		",\"how\":\"emulated\",\"retries\":" ",\"dur_ns\":" "}\n") - 1)
+#define A4S_RECORD_ERRNO_MAX (2 + (A4S_I32_MAX_CHARS > 15 ? A4S_I32_MAX_CHARS : 15))
+/* The pid and tid are copied from a memo of 32 bytes, more than they take. */
+#define A4S_RECORD_IDS_MAX 32
+#define A4S_RECORD_WORST                                                       \
+	(A4S_RECORD_PUNCT + A4S_RFC3339_MAX + A4S_RECORD_IDS_MAX + 2 * A4S_I32_MAX_CHARS + \
+	 2 * (2 + A4S_SOCKADDR_MAX) + A4S_FLAGS_MAX + A4S_RECORD_ERRNO_MAX +  \
+	 A4S_U32_MAX_CHARS + A4S_U64_MAX_CHARS)
+
+/* What a caller's buffer should hold: a buffer this large (the trace's is
+ * on the stack) takes every record, with one bounds check per record. */
+#define A4S_RECORD_MAX 2048
+_Static_assert(A4S_RECORD_WORST <= A4S_RECORD_MAX, "a record may not fit A4S_RECORD_MAX");
+
+/* Returns the line's length, or 0 if it did not fit in size (nothing is
+ * then written to buf). */
 A4S_HIDDEN size_t a4s_format_record(const struct a4s_record *r,
 				    enum a4s_log_format fmt, char *buf, size_t size);
 

@@ -6,7 +6,8 @@ struct civil {
 };
 
 /* Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year
- * eras that start on March 1st so that the leap day falls at the end. */
+ * eras that start on March 1st so that the leap day falls at the end. No
+ * step overflows, even for the first and last time_t. */
 static struct civil civil_from_epoch(int64_t secs)
 {
 	struct civil c;
@@ -32,29 +33,38 @@ static struct civil civil_from_epoch(int64_t secs)
 	return c;
 }
 
+char *a4s_write_rfc3339_minute(char *p, int64_t secs, unsigned *sec)
+{
+	struct civil c = civil_from_epoch(secs);
+	if (c.year > 9999) {
+		p = a4s_write_u64(p, (uint64_t)c.year);
+	} else {
+		uint32_t year = c.year < 0 ? 0 : (uint32_t)c.year;
+		p = a4s_write_fixed(p, year, A4S_FIXED_SCALE(100), 1, true);
+	}
+	p[0] = '-';
+	a4s_write_2digits(p + 1, c.month);
+	p[3] = '-';
+	a4s_write_2digits(p + 4, c.day);
+	p[6] = 'T';
+	a4s_write_2digits(p + 7, c.hour);
+	p[9] = ':';
+	a4s_write_2digits(p + 10, c.min);
+	*sec = c.sec;
+	return p + 12;
+}
+
+char *a4s_write_rfc3339(char *p, const struct timespec *ts)
+{
+	unsigned sec;
+	p = a4s_write_rfc3339_minute(p, (int64_t)ts->tv_sec, &sec);
+	return a4s_write_rfc3339_tail(p, sec, ts->tv_nsec);
+}
+
 void a4s_put_rfc3339(struct a4s_buf *b, const struct timespec *ts)
 {
-	struct civil c = civil_from_epoch((int64_t)ts->tv_sec);
-	/* RFC 3339 has four-digit years; a clock set beyond 9999 still
-	 * shows its real year rather than the last four digits of it. */
-	uint64_t year = (uint64_t)(c.year < 0 ? 0 : c.year);
-	if (year > 9999)
-		a4s_put_u64(b, year);
-	else
-		a4s_put_u64_width(b, year, 4);
-	a4s_put_char(b, '-');
-	a4s_put_u64_width(b, c.month, 2);
-	a4s_put_char(b, '-');
-	a4s_put_u64_width(b, c.day, 2);
-	a4s_put_char(b, 'T');
-	a4s_put_u64_width(b, c.hour, 2);
-	a4s_put_char(b, ':');
-	a4s_put_u64_width(b, c.min, 2);
-	a4s_put_char(b, ':');
-	a4s_put_u64_width(b, c.sec, 2);
-	a4s_put_char(b, '.');
-	a4s_put_u64_width(b, (uint64_t)ts->tv_nsec / 1000, 6);
-	a4s_put_char(b, 'Z');
+	char stamp[A4S_RFC3339_MAX];
+	a4s_put_bytes(b, stamp, (size_t)(a4s_write_rfc3339(stamp, ts) - stamp));
 }
 
 void a4s_put_syslog_time(struct a4s_buf *b, const struct timespec *ts)
@@ -62,15 +72,18 @@ void a4s_put_syslog_time(struct a4s_buf *b, const struct timespec *ts)
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct civil c = civil_from_epoch((int64_t)ts->tv_sec);
-	a4s_put(b, months[c.month - 1]);
-	a4s_put_char(b, ' ');
+	char stamp[15];
+	__builtin_memcpy(stamp, months[c.month - 1], 3);
+	stamp[3] = ' ';
+	a4s_write_2digits(stamp + 4, c.day);
 	/* RFC 3164 pads the day with a space, not a zero. */
-	a4s_put_char(b, c.day < 10 ? ' ' : (char)('0' + c.day / 10));
-	a4s_put_char(b, (char)('0' + c.day % 10));
-	a4s_put_char(b, ' ');
-	a4s_put_u64_width(b, c.hour, 2);
-	a4s_put_char(b, ':');
-	a4s_put_u64_width(b, c.min, 2);
-	a4s_put_char(b, ':');
-	a4s_put_u64_width(b, c.sec, 2);
+	if (c.day < 10)
+		stamp[4] = ' ';
+	stamp[6] = ' ';
+	a4s_write_2digits(stamp + 7, c.hour);
+	stamp[9] = ':';
+	a4s_write_2digits(stamp + 10, c.min);
+	stamp[12] = ':';
+	a4s_write_2digits(stamp + 13, c.sec);
+	a4s_put_bytes(b, stamp, sizeof(stamp));
 }

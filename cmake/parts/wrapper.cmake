@@ -22,6 +22,7 @@ add_executable(accept4shim_command
   wrapper/target.c
   # The library's own parsers, so that the options accept what it accepts.
   shim/config.c
+  shim/digits.c
   shim/errnames.c
   shim/text.c)
 set_target_properties(accept4shim_command PROPERTIES OUTPUT_NAME accept4shim)

@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <sys/un.h>
 #include <time.h>
+#include <valgrind/valgrind.h>
 
 #include "harness.h"
 
 #include "addrfmt.h"
+#include "digits.h"
 #include "errnames.h"
+#include "escape.h"
 #include "flags.h"
 #include "record.h"
 #include "summaryfmt.h"
@@ -198,15 +201,15 @@ START_TEST(every_byte_value_escapes_to_itself)
 	 * printable ASCII byte itself. */
 	for (int c = 0; c < 256; c++) {
 		char in = (char)c, buf[16];
-		struct a4s_buf b = A4S_BUF_INIT(buf);
-		a4s_put_escaped_json(&b, &in, 1);
-		buf[b.len] = '\0';
+		size_t len = (size_t)(a4s_write_escaped(buf, &in, 1, false, true) - buf);
+		ck_assert_uint_le(len, A4S_ESCAPE_JSON_MAX);
+		buf[len] = '\0';
 		if (c == '"' || c == '\\') {
-			ck_assert_uint_eq(b.len, 2);
+			ck_assert_uint_eq(len, 2);
 			ck_assert_int_eq(buf[0], '\\');
 			ck_assert_int_eq(buf[1], c);
 		} else if (c >= 0x20 && c < 0x7f) {
-			ck_assert_uint_eq(b.len, 1);
+			ck_assert_uint_eq(len, 1);
 			ck_assert_int_eq(buf[0], c);
 		} else {
 			char want[8];
@@ -237,6 +240,98 @@ START_TEST(short_or_unknown_addresses)
 	ck_assert_str_eq(addr_str(&in6, sizeof(in6) - 1, true), "?");
 	struct sockaddr sa = { .sa_family = AF_NETLINK };
 	ck_assert_str_eq(addr_str(&sa, sizeof(sa), true), "family:16");
+}
+END_TEST
+
+/* A decimal counter: the text of v + 1 from the text of v. */
+static void next_decimal(char *s, size_t *len)
+{
+	size_t i = *len;
+	while (i > 0 && s[i - 1] == '9')
+		s[--i] = '0';
+	if (i > 0) {
+		s[i - 1]++;
+	} else {
+		memmove(s + 1, s, *len);
+		s[0] = '1';
+		++*len;
+	}
+}
+
+/* a4s_write_u32 for every v in [from, to), against a counter; plain
+ * checks (Check logs each ck_assert it passes, a system call each). */
+static void u32_range(uint64_t from, uint64_t to)
+{
+	char want[24], got[24];
+	size_t len = (size_t)snprintf(want, sizeof(want), "%llu", (unsigned long long)from);
+	for (uint64_t v = from; v < to; v++) {
+		size_t n = (size_t)(a4s_write_u32(got, (uint32_t)v) - got);
+		if (n != len || memcmp(got, want, n) != 0)
+			ck_abort_msg("%llu written as %.*s", (unsigned long long)v, (int)n, got);
+		next_decimal(want, &len);
+	}
+}
+
+START_TEST(u32_digits_in_every_width)
+{
+	/* Everything below 2 * 10^7 (every width up to eight digits, whole),
+	 * then a window below and above each power of ten, where the
+	 * fixed-point pairs are closest to a wrong carry (digits.h). */
+	uint64_t window = RUNNING_ON_VALGRIND ? 20000 : 1000000;
+	u32_range(0, RUNNING_ON_VALGRIND ? 200000 : 20000000);
+	for (uint64_t p = 10; p <= 1000000000; p *= 10)
+		u32_range(p > window ? p - window : 0, p + window);
+	u32_range(UINT32_MAX - window, (uint64_t)UINT32_MAX + 1);
+	for (uint64_t top = 1; top <= 42; top++) /* each leading part above 10^8 */
+		u32_range(top * 100000000 - 1000, top * 100000000 + 1000);
+}
+END_TEST
+
+START_TEST(numbers_match_printf)
+{
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	char got[32], want[32];
+	long rounds = RUNNING_ON_VALGRIND ? 20000 : 1000000;
+	for (long i = 0; i < rounds; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint64_t v = x >> (i % 64);
+		size_t n = (size_t)(a4s_write_u64(got, v) - got);
+		size_t m = (size_t)snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+		if (n != m || memcmp(got, want, n))
+			ck_abort_msg("u64 %s written as %.*s", want, (int)n, got);
+		n = (size_t)(a4s_write_i64(got, (int64_t)v) - got);
+		m = (size_t)snprintf(want, sizeof(want), "%lld", (long long)(int64_t)v);
+		if (n != m || memcmp(got, want, n))
+			ck_abort_msg("i64 %s written as %.*s", want, (int)n, got);
+		n = (size_t)(a4s_write_i32(got, (int32_t)v) - got);
+		m = (size_t)snprintf(want, sizeof(want), "%d", (int32_t)v);
+		if (n != m || memcmp(got, want, n))
+			ck_abort_msg("i32 %s written as %.*s", want, (int)n, got);
+		n = (size_t)(a4s_write_hex32(got, (uint32_t)v) - got);
+		m = (size_t)snprintf(want, sizeof(want), "%x", (uint32_t)v);
+		if (n != m || memcmp(got, want, n))
+			ck_abort_msg("hex %s written as %.*s", want, (int)n, got);
+	}
+	static const int64_t edges[] = { 0, -1, INT64_MIN, INT64_MAX, INT32_MIN, INT32_MAX,
+					 UINT32_MAX, (int64_t)UINT32_MAX + 1, 99999999,
+					 100000000, 9999999999999999, 10000000000000000 };
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		size_t n = (size_t)(a4s_write_i64(got, edges[i]) - got);
+		snprintf(want, sizeof(want), "%lld", (long long)edges[i]);
+		ck_assert_uint_le(n, A4S_I64_MAX_CHARS);
+		got[n] = '\0';
+		ck_assert_str_eq(got, want);
+		n = (size_t)(a4s_write_u64(got, (uint64_t)edges[i]) - got);
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)edges[i]);
+		ck_assert_uint_le(n, A4S_U64_MAX_CHARS);
+		got[n] = '\0';
+		ck_assert_str_eq(got, want);
+	}
+	/* Zero-padded eight digits */
+	ck_assert_int_eq(memcmp(a4s_write_8digits(got, 42) - 8, "00000042", 8), 0);
+	ck_assert_int_eq(memcmp(a4s_write_8digits(got, 99999999) - 8, "99999999", 8), 0);
 }
 END_TEST
 
@@ -594,6 +689,11 @@ int main(void)
 	tcase_add_test(tc, every_byte_value_escapes_to_itself);
 	tcase_add_test(tc, text_escapes_keep_a_name_on_one_field);
 	tcase_add_test(tc, short_or_unknown_addresses);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("numbers");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, u32_digits_in_every_width);
+	tcase_add_test(tc, numbers_match_printf);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("time");
 	tcase_add_test(tc, rfc3339_utc_with_microseconds);

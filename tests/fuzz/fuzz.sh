@@ -28,10 +28,14 @@ build)
 	# archive's binding, which needs a program linked with --wrap.
 	shim=$(ls "$src"/shim/*.c | grep -v -e '/entry\.c$' -e '/init\.c$' -e '/fork\.c$' -e '/summary\.c$' -e '/bind_wrap\.c$')
 	for t in config addr record; do
-		# shellcheck disable=SC2086 # $shim is a list of files
+		# The record target compares with the formatter it replaced.
+		extra=
+		[ "$t" = record ] && extra="$src/tests/format/reference_record.c"
+		# shellcheck disable=SC2086 # $shim and $extra are lists of files
 		"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 			-D_GNU_SOURCE -I"$include" -I"$src/shim" -I"$src/tests/support" \
-			-I"$src/tests/fuzz" "$src/tests/fuzz/fuzz_$t.c" $shim -o "$out/fuzz_$t.new"
+			-I"$src/tests/fuzz" -I"$src/tests/format" "$src/tests/fuzz/fuzz_$t.c" $extra \
+			$shim -o "$out/fuzz_$t.new"
 		mv "$out/fuzz_$t.new" "$out/fuzz_$t"
 	done
 	;;

@@ -6,10 +6,13 @@
  * Input: the fields in a fixed order (see below), then the local and peer
  * addresses' bytes, each in a heap block of exactly its length.
  * Properties: into A4S_RECORD_MAX bytes the record always fits, with
- * addresses up to a sockaddr_storage; into a smaller buffer the result is
- * 0 or fits, never a byte past it; JSON: one line, one valid object, each
- * key exactly once; text: one line of printable ASCII, "accept4shim: "
- * and then exactly the thirteen key=value fields, one space apart.
+ * addresses up to a sockaddr_storage, within A4S_RECORD_WORST; into a
+ * smaller buffer the result is 0 or fits, never a byte past it; the same
+ * bytes as the formatter it replaced (tests/format/reference_record.c),
+ * the first time and again (when the per-thread memos hold its pieces);
+ * JSON: one line, one valid object, each key exactly once; text: one line
+ * of printable ASCII, "accept4shim: " and then exactly the thirteen
+ * key=value fields, one space apart.
  */
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -17,6 +20,7 @@
 #include "fuzz.h"
 #include "jsoncheck.h"
 #include "record.h"
+#include "reference_record.h"
 #include "summaryfmt.h"
 
 static const char *const keys[] = { "ts", "pid", "tid", "call", "listen_fd", "local", "flags",
@@ -94,9 +98,16 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 		r.peer_len = (socklen_t)plen;
 	}
 
-	static char full[A4S_RECORD_MAX];
+	static char full[A4S_RECORD_MAX], ref[A4S_RECORD_MAX];
 	size_t n = a4s_format_record(&r, fmt, full, sizeof(full));
-	FUZZ_CHECK(n > 0 && n <= sizeof(full), "a record did not fit %d bytes", A4S_RECORD_MAX);
+	FUZZ_CHECK(n > 0 && n <= A4S_RECORD_WORST, "a record did not fit %zu bytes",
+		   (size_t)A4S_RECORD_WORST);
+	size_t rn = ref_format_record(&r, fmt, ref, sizeof(ref));
+	FUZZ_CHECK(rn == n && memcmp(ref, full, n) == 0, "not the reference's bytes:\n%.*s\n%.*s",
+		   (int)n, full, (int)rn, ref);
+	static char again[A4S_RECORD_MAX];
+	FUZZ_CHECK(a4s_format_record(&r, fmt, again, sizeof(again)) == n &&
+		   memcmp(again, full, n) == 0, "not the same bytes the second time");
 	if (fmt == A4S_FORMAT_JSON)
 		check_json(full, n);
 	else
@@ -107,6 +118,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 		abort();
 	size_t m = a4s_format_record(&r, fmt, cut, small);
 	FUZZ_CHECK(m == 0 || (m == n && memcmp(cut, full, n) == 0), "cut record %zu of %zu", m, n);
+	FUZZ_CHECK(m == (n <= small ? n : 0), "a record of %zu in %zu bytes: %zu", n, small, m);
 	free(cut);
 
 	/* The summary, from the same bytes. */

@@ -1,0 +1,230 @@
+/*
+ * SPEC "async-signal-safe as the libc's are", for the record formatter's
+ * per-thread memos (the timestamp's minute, the pid and tid, the listener's
+ * address; shim/memo.h): a signal handler that formats a record while the
+ * thread it interrupted is inside the formatter gets a right record, and
+ * leaves the memos right for the code it interrupted.
+ *
+ * Not left to chance: the formatter is single-stepped (the x86 trap flag,
+ * one SIGTRAP after every instruction), and
+ *   - once: the handler formats its own record at step 1 (and stops the
+ *     stepping), then, in the next run, at step 2, and so on until the call
+ *     has no step left: every instruction of the formatter is a point where
+ *     a handler interrupts it, once, with the memos as the call left them;
+ *   - every step: the handler formats a record at every instruction, two
+ *     records with other keys in turn, so that the memos change under the
+ *     call at every point.
+ * After each run both sides' records are formatted again, from what the
+ * memos were left holding. Every record is compared with the reference
+ * formatter (reference_record.c).
+ */
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <ucontext.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "harness.h"
+
+#include "record.h"
+#include "reference_record.h"
+
+#if defined(__x86_64__)
+
+#define TRAP_FLAG 0x100
+
+static inline void trap_on(void)
+{
+	__asm__ volatile("pushfq\n\torq %0, (%%rsp)\n\tpopfq" : : "i"(TRAP_FLAG) : "memory", "cc");
+}
+
+static inline void trap_off(void)
+{
+	__asm__ volatile("pushfq\n\tandq %0, (%%rsp)\n\tpopfq" : : "i"(~TRAP_FLAG) : "memory", "cc");
+}
+
+struct side {
+	struct a4s_record r;
+	struct sockaddr_in local, peer;
+	enum a4s_log_format fmt;
+};
+
+static struct side outer, inner[2];
+static volatile long step, fire_at; /* fire_at 0: at every step */
+static volatile long inner_runs, inner_wrong_at;
+static char inner_line[A4S_RECORD_MAX], inner_want[A4S_RECORD_MAX];
+
+static bool right(const struct side *s, char *line, char *want)
+{
+	size_t n = a4s_format_record(&s->r, s->fmt, line, A4S_RECORD_MAX);
+	size_t m = ref_format_record(&s->r, s->fmt, want, A4S_RECORD_MAX);
+	return n && n == m && memcmp(line, want, n) == 0;
+}
+
+/* What a handler in the host might do: trace an accept of its own. The
+ * kernel clears the trap flag for the handler and sigreturn sets it again,
+ * so the handler itself is not stepped. */
+static void on_trap(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	++step;
+	if (fire_at && step != fire_at)
+		return;
+	const struct side *s = &inner[fire_at ? 0 : step & 1];
+	if (!right(s, inner_line, inner_want) && !inner_wrong_at)
+		inner_wrong_at = step;
+	inner_runs++;
+	if (fire_at) /* the rest of the call at full speed */
+		((ucontext_t *)uc)->uc_mcontext.gregs[REG_EFL] &= ~TRAP_FLAG;
+}
+
+static void side_init(struct side *s, int pid, uint16_t port, int64_t minute,
+		      enum a4s_log_format fmt)
+{
+	memset(s, 0, sizeof(*s));
+	s->local = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
+					 .sin_addr = { htonl(0x7f000001) } };
+	s->peer = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(40000),
+					.sin_addr = { htonl(0xc0a80a0b) } };
+	s->r = (struct a4s_record){
+		.ts = { (time_t)(minute * 60 + 17), 123456789 }, .pid = pid, .tid = pid + 1,
+		.is_accept4 = true, .listen_fd = 3, .local = (struct sockaddr *)&s->local,
+		.local_len = sizeof(s->local), .flags = SOCK_CLOEXEC, .fd = 9,
+		.peer = (struct sockaddr *)&s->peer, .peer_len = sizeof(s->peer), .dur_ns = 153,
+	};
+	s->fmt = fmt;
+}
+
+static __attribute__((noinline)) size_t stepped_format(char *line)
+{
+	trap_on();
+	size_t n = a4s_format_record(&outer.r, outer.fmt, line, A4S_RECORD_MAX);
+	trap_off();
+	return n;
+}
+
+/* One run of the outer record, stepped, with the handler at `at` (0:
+ * every step), after the memos were set to prime's keys. */
+static void run(const struct side *prime, long at, const char *want, size_t want_len)
+{
+	static char line[A4S_RECORD_MAX], scratch[A4S_RECORD_MAX], scratch_want[A4S_RECORD_MAX];
+	ck_assert(right(prime, scratch, scratch_want));
+	step = 0;
+	fire_at = at;
+	inner_runs = inner_wrong_at = 0;
+	size_t n = stepped_format(line);
+	ck_assert_msg(n == want_len && memcmp(line, want, n) == 0,
+		      "interrupted at step %ld, the record is\n%.*s\nnot\n%.*s", at, (int)n,
+		      line, (int)want_len, want);
+	ck_assert_msg(!inner_wrong_at, "the handler's record at step %ld is\n%s\nnot\n%s",
+		      inner_wrong_at, inner_line, inner_want);
+	/* What the memos were left holding, every way. */
+	ck_assert_msg(right(&outer, scratch, scratch_want), "after step %ld, outer: %s", at,
+		      scratch);
+	for (int i = 0; i < 2; i++)
+		ck_assert_msg(right(&inner[i], scratch, scratch_want), "after step %ld, inner: %s",
+			      at, scratch);
+}
+
+/* Returns the points of interruption there were. */
+static long every_point(const struct side *prime)
+{
+	struct sigaction sa = { .sa_sigaction = on_trap, .sa_flags = SA_SIGINFO };
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGTRAP, &sa, NULL), 0);
+	static char want[A4S_RECORD_MAX];
+	size_t want_len = ref_format_record(&outer.r, outer.fmt, want, sizeof(want));
+	/* Undisturbed, to count the steps; then at every step. */
+	run(prime, LONG_MAX, want, want_len);
+	long steps = step;
+	run(prime, 0, want, want_len);
+	ck_assert_int_eq(inner_runs, step);
+	for (long k = 1; k <= steps; k++) {
+		run(prime, k, want, want_len);
+		ck_assert_int_eq(inner_runs, 1);
+	}
+	run(prime, steps + 1, want, want_len);
+	ck_assert_int_eq(inner_runs, 0);
+	signal(SIGTRAP, SIG_DFL);
+	return steps;
+}
+
+static const int64_t minute_a = 29920920, minute_b = 29920921, minute_c = 4000000000;
+
+START_TEST(a_handler_misses_while_the_call_reads_its_memos)
+{
+	struct side prime;
+	side_init(&outer, 100, 8080, minute_a, A4S_FORMAT_JSON);
+	side_init(&inner[0], 200, 9090, minute_b, A4S_FORMAT_JSON);
+	side_init(&inner[1], 201, 9091, minute_c, A4S_FORMAT_JSON);
+	side_init(&prime, 100, 8080, minute_a, A4S_FORMAT_JSON); /* the outer's keys */
+	long steps = every_point(&prime);
+	ck_assert_int_gt(steps, 100);
+	printf("outer reads its memos: %ld points of interruption\n", steps);
+}
+END_TEST
+
+START_TEST(a_handler_hits_while_the_call_writes_its_memos)
+{
+	struct side prime;
+	side_init(&outer, 100, 8080, minute_a, A4S_FORMAT_TEXT);
+	side_init(&inner[0], 200, 9090, minute_b, A4S_FORMAT_TEXT);
+	side_init(&inner[1], 200, 9090, minute_b, A4S_FORMAT_TEXT);
+	side_init(&prime, 200, 9090, minute_b, A4S_FORMAT_TEXT); /* the inner's keys */
+	long steps = every_point(&prime);
+	ck_assert_int_gt(steps, 100);
+	printf("outer writes, inner hits: %ld points\n", steps);
+}
+END_TEST
+
+START_TEST(a_handler_writes_while_the_call_writes_its_memos)
+{
+	struct side prime;
+	side_init(&outer, 100, 8080, minute_a, A4S_FORMAT_JSON);
+	side_init(&inner[0], 200, 9090, minute_c, A4S_FORMAT_JSON);
+	side_init(&inner[1], 201, 9091, minute_b + 7, A4S_FORMAT_JSON);
+	side_init(&prime, 300, 7070, minute_b, A4S_FORMAT_JSON); /* neither */
+	long steps = every_point(&prime);
+	ck_assert_int_gt(steps, 100);
+	printf("both write: %ld points\n", steps);
+}
+END_TEST
+
+START_TEST(a_handler_with_the_same_keys_and_another_format)
+{
+	struct side prime;
+	side_init(&outer, 100, 8080, minute_a, A4S_FORMAT_JSON);
+	side_init(&inner[0], 100, 8080, minute_a, A4S_FORMAT_TEXT);
+	side_init(&inner[1], 100, 8080, minute_a, A4S_FORMAT_JSON);
+	side_init(&prime, 100, 8080, minute_a, A4S_FORMAT_JSON);
+	long steps = every_point(&prime);
+	ck_assert_int_gt(steps, 100);
+	printf("same keys: %ld points\n", steps);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("record_signals");
+	TCase *tc = tcase_create("single-stepped");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, a_handler_misses_while_the_call_reads_its_memos);
+	tcase_add_test(tc, a_handler_hits_while_the_call_writes_its_memos);
+	tcase_add_test(tc, a_handler_writes_while_the_call_writes_its_memos);
+	tcase_add_test(tc, a_handler_with_the_same_keys_and_another_format);
+	suite_add_tcase(s, tc);
+	return t_run_suite(s);
+}
+
+#else
+
+int main(void)
+{
+	/* Not run (ctest SKIP_RETURN_CODE): stepping needs the x86 trap flag. */
+	fputs("test_record_signals: single-stepping is only written for x86-64\n", stderr);
+	return 77;
+}
+
+#endif
