@@ -31,9 +31,10 @@
 A4S_HIDDEN char *a4s_write_sockaddr_other(char *p, const struct sockaddr *sa,
 					  socklen_t len, bool json);
 
-/* An octet's digits and a dot ("255."), of which len bytes count. */
+/* An octet's digits and a dot ("255."), of which len bytes count (the
+ * text's own NUL is never copied). */
 struct a4s_octet {
-	__attribute__((nonstring)) char text[4];
+	char text[5];
 	unsigned char len;
 };
 A4S_HIDDEN extern const struct a4s_octet a4s_octets[256];

@@ -19,9 +19,11 @@
  * Each timed batch is bracketed by two marker system calls, close(-4701)
  * and close(-4702), that fail at once and change nothing, so that a system
  * call trace of this process can be cut down to exactly the accept loop.
- * Each accept is made in bench_accept_one(), a function of its own, so that
- * callgrind can count the instructions of the accept call alone
- * (--toggle-collect=bench_accept_one).
+ * Each timed accept is made in bench_accept_one(), a function of its own,
+ * so that callgrind can count the instructions of the accept call alone
+ * (--toggle-collect=bench_accept_one); the warm-up's accepts go through
+ * bench_accept_warmup(), the same code under another name, so that what
+ * happens once (binding, opening the trace) is not counted.
  *
  * Output: one JSON object on stdout, one line: accepts per second of wall
  * clock and per second of the server's CPU time, over the timed batches.
@@ -228,16 +230,30 @@ __attribute__((noinline)) int bench_accept_one(int lfd, struct sockaddr *sa, soc
 	return accept4(lfd, sa, len, flags);
 }
 
+/* The same, for the warm-up, which callgrind does not count. */
+__attribute__((noinline)) int bench_accept_warmup(int lfd, struct sockaddr *sa, socklen_t *len,
+						  bool use_accept, int flags);
+__attribute__((noinline)) int bench_accept_warmup(int lfd, struct sockaddr *sa, socklen_t *len,
+						  bool use_accept, int flags)
+{
+	if (use_accept)
+		return accept(lfd, sa, len);
+	return accept4(lfd, sa, len, flags);
+}
+
 /* Accepts and closes count connections; returns how many accepts found
  * the queue empty (a non-blocking listener then waits in poll). */
-static unsigned long accept_loop(int lfd, const struct options *o, unsigned long count)
+static unsigned long accept_loop(int lfd, const struct options *o, unsigned long count,
+				 bool timed)
 {
 	unsigned long empty = 0;
 	for (unsigned long i = 0; i < count;) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
-		int fd = bench_accept_one(lfd, (struct sockaddr *)&peer, &len,
-					  o->use_accept, o->flags);
+		int fd = timed ? bench_accept_one(lfd, (struct sockaddr *)&peer, &len,
+						  o->use_accept, o->flags)
+			       : bench_accept_warmup(lfd, (struct sockaddr *)&peer, &len,
+						     o->use_accept, o->flags);
 		if (fd < 0) {
 			if (errno == EAGAIN && o->async_listener) {
 				struct pollfd p = { .fd = lfd, .events = POLLIN };
@@ -315,7 +331,7 @@ int main(int argc, char **argv)
 		if (timed)
 			syscall(SYS_close, MARK_BEGIN);
 		double t0 = clock_s(CLOCK_MONOTONIC);
-		unsigned long e = accept_loop(lfd, &o, count);
+		unsigned long e = accept_loop(lfd, &o, count, timed);
 		if (timed) {
 			secs += clock_s(CLOCK_MONOTONIC) - t0;
 			syscall(SYS_close, MARK_END);
