@@ -268,21 +268,21 @@ def fmt_value(r, v):
 
 
 def table(rows):
-    lines = ["%-14s %-13s %10s %8s  %-52s %s" % ("row", "metric", "measured", "budget",
-                                                   "configuration", "result")]
-    lines.append("-" * 130)
+    lines = ["%-14s %10s %7s  %-36s  %s" % ("row", "measured", "budget", "result",
+                                             "configuration")]
+    lines.append("-" * 120)
     for r in rows:
         budget = "-" if r["budget"] is None else (
             "+%g" % r["budget"] if r["metric"] == "instructions" and r["over"] else
             "%g" % r["budget"])
         what = r["what"] + (" (over %s)" % r["over"] if r["over"] else "")
-        lines.append("%-14s %-13s %10s %8s  %-52s %s" % (
-            r["name"], r["metric"], fmt_value(r, r["measured"]), budget, what, r["result"]))
-    lines.append("instructions: user-space, per accept, inside the accept call (callgrind "
-                 "--toggle-collect=%s, %d accepts after %d uncounted);" % (
-                     CALLGRIND_FUNCTION, COUNTED, WARMUP))
-    lines.append("system calls: per accept, inside the accept call (strace of the server, "
-                 "between accept_bench's markers).")
+        lines.append("%-14s %10s %7s  %-36s  %s" % (
+            r["name"], fmt_value(r, r["measured"]), budget, r["result"], what))
+    lines.append("calls-* rows: system calls per accept, inside the accept call (strace of the "
+                 "server, between accept_bench's markers);")
+    lines.append("the others: user-space instructions per accept, inside the accept call "
+                 "(callgrind --toggle-collect=%s," % CALLGRIND_FUNCTION)
+    lines.append("%d accepts counted after %d that are not)." % (COUNTED, WARMUP))
     return "\n".join(lines)
 
 
