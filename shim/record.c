@@ -27,18 +27,6 @@ INLINE char *lit(char *p, const char *s)
 	return p + n;
 }
 
-INLINE char *write_addr(char *p, const struct sockaddr *sa, socklen_t len, bool json)
-{
-	if (!sa)
-		return lit(p, json ? "null" : "-");
-	if (!json)
-		return a4s_write_sockaddr(p, sa, len, false);
-	*p++ = '"';
-	p = a4s_write_sockaddr(p, sa, len, true);
-	*p++ = '"';
-	return p;
-}
-
 /* "pid" ... "tid", keyed by both, one memo per format. */
 A4S_THREAD_MEMO ids_memo[2];
 /* The last IPv4 address shown as a listener's, keyed by its family, port
@@ -65,7 +53,9 @@ INLINE char *write_ids(char *p, const struct a4s_record *r, bool json)
 	return end;
 }
 
-INLINE char *write_local_inside(char *p, const struct sockaddr *sa, socklen_t len, bool json)
+/* The listener's IPv4 address from the thread's memo when it is the last
+ * one shown; any other address made anew. */
+INLINE char *write_listener(char *p, const struct sockaddr *sa, socklen_t len, bool json)
 {
 	if (len < sizeof(struct sockaddr_in) || sa->sa_family != AF_INET)
 		return a4s_write_sockaddr(p, sa, len, json);
@@ -79,15 +69,17 @@ INLINE char *write_local_inside(char *p, const struct sockaddr *sa, socklen_t le
 	return end;
 }
 
-INLINE char *write_local(char *p, const struct sockaddr *sa, socklen_t len, bool json)
+/* An address quoted in JSON, or null ("-" in text). */
+INLINE char *write_addr(char *p, const struct sockaddr *sa, socklen_t len, bool json,
+			bool listener)
 {
 	if (!sa)
 		return lit(p, json ? "null" : "-");
-	if (!json)
-		return write_local_inside(p, sa, len, false);
-	*p++ = '"';
-	p = write_local_inside(p, sa, len, true);
-	*p++ = '"';
+	if (json)
+		*p++ = '"';
+	p = listener ? write_listener(p, sa, len, json) : a4s_write_sockaddr(p, sa, len, json);
+	if (json)
+		*p++ = '"';
 	return p;
 }
 
@@ -121,7 +113,7 @@ INLINE char *write_record(char *p, const struct a4s_record *r, bool json)
 		p = lit(p, json ? ",\"call\":\"accept\",\"listen_fd\":" : " call=accept listen_fd=");
 	p = a4s_write_i32(p, r->listen_fd);
 	p = lit(p, json ? ",\"local\":" : " local=");
-	p = write_local(p, r->local, r->local_len, json);
+	p = write_addr(p, r->local, r->local_len, json, true);
 	p = lit(p, json ? ",\"flags\":\"" : " flags=");
 	p = a4s_write_flags(p, r->flags);
 	p = lit(p, json ? "\",\"fd\":" : " fd=");
@@ -130,7 +122,7 @@ INLINE char *write_record(char *p, const struct a4s_record *r, bool json)
 	p = write_errno(p, r->err, json);
 	p = lit(p, json ? ",\"peer\":" : " peer=");
 	/* A failed call has no peer, whatever was handed in. */
-	p = write_addr(p, r->err ? NULL : r->peer, r->peer_len, json);
+	p = write_addr(p, r->err ? NULL : r->peer, r->peer_len, json, false);
 	if (r->emulated)
 		p = lit(p, json ? ",\"how\":\"emulated\",\"retries\":" : " how=emulated retries=");
 	else

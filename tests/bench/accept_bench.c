@@ -218,6 +218,14 @@ static void run_client(const struct sockaddr_in *to, const struct options *o,
 	_exit(0);
 }
 
+static inline int accept_as_asked(int lfd, struct sockaddr *sa, socklen_t *len,
+				  bool use_accept, int flags)
+{
+	if (use_accept)
+		return accept(lfd, sa, len);
+	return accept4(lfd, sa, len, flags);
+}
+
 /* One accept, as the configuration asks; out of line so that callgrind
  * can count it alone. */
 __attribute__((noinline)) int bench_accept_one(int lfd, struct sockaddr *sa, socklen_t *len,
@@ -225,20 +233,20 @@ __attribute__((noinline)) int bench_accept_one(int lfd, struct sockaddr *sa, soc
 __attribute__((noinline)) int bench_accept_one(int lfd, struct sockaddr *sa, socklen_t *len,
 					       bool use_accept, int flags)
 {
-	if (use_accept)
-		return accept(lfd, sa, len);
-	return accept4(lfd, sa, len, flags);
+	return accept_as_asked(lfd, sa, len, use_accept, flags);
 }
 
-/* The same, for the warm-up, which callgrind does not count. */
+/* The same, for the warm-up, which callgrind does not count. It counts
+ * its calls, so that its code differs from bench_accept_one's and no
+ * compiler folds the two into one (which would count the warm-up). */
+static volatile unsigned long warmup_calls;
 __attribute__((noinline)) int bench_accept_warmup(int lfd, struct sockaddr *sa, socklen_t *len,
 						  bool use_accept, int flags);
 __attribute__((noinline)) int bench_accept_warmup(int lfd, struct sockaddr *sa, socklen_t *len,
 						  bool use_accept, int flags)
 {
-	if (use_accept)
-		return accept(lfd, sa, len);
-	return accept4(lfd, sa, len, flags);
+	warmup_calls++;
+	return accept_as_asked(lfd, sa, len, use_accept, flags);
 }
 
 /* Accepts and closes count connections; returns how many accepts found

@@ -80,21 +80,28 @@ static void on_trap(int sig, siginfo_t *si, void *uc)
 		((ucontext_t *)uc)->uc_mcontext.gregs[REG_EFL] &= ~TRAP_FLAG;
 }
 
-static void side_init(struct side *s, int pid, uint16_t port, int64_t minute,
-		      enum a4s_log_format fmt)
+/* What a record's memos are keyed by, and its format. */
+struct keys {
+	int pid;
+	uint16_t port;
+	int64_t minute;
+	enum a4s_log_format fmt;
+};
+
+static void side_init(struct side *s, struct keys k)
 {
 	memset(s, 0, sizeof(*s));
-	s->local = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
+	s->local = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(k.port),
 					 .sin_addr = { htonl(0x7f000001) } };
 	s->peer = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(40000),
 					.sin_addr = { htonl(0xc0a80a0b) } };
 	s->r = (struct a4s_record){
-		.ts = { (time_t)(minute * 60 + 17), 123456789 }, .pid = pid, .tid = pid + 1,
+		.ts = { (time_t)(k.minute * 60 + 17), 123456789 }, .pid = k.pid, .tid = k.pid + 1,
 		.is_accept4 = true, .listen_fd = 3, .local = (struct sockaddr *)&s->local,
 		.local_len = sizeof(s->local), .flags = SOCK_CLOEXEC, .fd = 9,
 		.peer = (struct sockaddr *)&s->peer, .peer_len = sizeof(s->peer), .dur_ns = 153,
 	};
-	s->fmt = fmt;
+	s->fmt = k.fmt;
 }
 
 static __attribute__((noinline)) size_t stepped_format(char *line)
@@ -151,57 +158,51 @@ static long every_point(const struct side *prime)
 	return steps;
 }
 
-static const int64_t minute_a = 29920920, minute_b = 29920921, minute_c = 4000000000;
+/* The outer call's keys, the two the handler takes in turn, and those the
+ * memos hold before each run. */
+static void scenario(const char *what, struct keys o, struct keys i0, struct keys i1,
+		     struct keys primed)
+{
+	struct side prime;
+	side_init(&outer, o);
+	side_init(&inner[0], i0);
+	side_init(&inner[1], i1);
+	side_init(&prime, primed);
+	long steps = every_point(&prime);
+	ck_assert_int_gt(steps, 100);
+	printf("%s: %ld points of interruption\n", what, steps);
+}
+
+#define JSON A4S_FORMAT_JSON
+#define TEXT A4S_FORMAT_TEXT
+static const struct keys a_json = { 100, 8080, 29920920, JSON };
+static const struct keys a_text = { 100, 8080, 29920920, TEXT };
+static const struct keys b_json = { 200, 9090, 29920921, JSON };
+static const struct keys b_text = { 200, 9090, 29920921, TEXT };
+static const struct keys c_json = { 201, 9091, 4000000000, JSON };
+static const struct keys d_json = { 300, 7070, 29920928, JSON };
 
 START_TEST(a_handler_misses_while_the_call_reads_its_memos)
 {
-	struct side prime;
-	side_init(&outer, 100, 8080, minute_a, A4S_FORMAT_JSON);
-	side_init(&inner[0], 200, 9090, minute_b, A4S_FORMAT_JSON);
-	side_init(&inner[1], 201, 9091, minute_c, A4S_FORMAT_JSON);
-	side_init(&prime, 100, 8080, minute_a, A4S_FORMAT_JSON); /* the outer's keys */
-	long steps = every_point(&prime);
-	ck_assert_int_gt(steps, 100);
-	printf("outer reads its memos: %ld points of interruption\n", steps);
+	scenario("outer reads, handler writes", a_json, b_json, c_json, a_json);
 }
 END_TEST
 
 START_TEST(a_handler_hits_while_the_call_writes_its_memos)
 {
-	struct side prime;
-	side_init(&outer, 100, 8080, minute_a, A4S_FORMAT_TEXT);
-	side_init(&inner[0], 200, 9090, minute_b, A4S_FORMAT_TEXT);
-	side_init(&inner[1], 200, 9090, minute_b, A4S_FORMAT_TEXT);
-	side_init(&prime, 200, 9090, minute_b, A4S_FORMAT_TEXT); /* the inner's keys */
-	long steps = every_point(&prime);
-	ck_assert_int_gt(steps, 100);
-	printf("outer writes, inner hits: %ld points\n", steps);
+	scenario("outer writes, handler hits", a_text, b_text, b_text, b_text);
 }
 END_TEST
 
 START_TEST(a_handler_writes_while_the_call_writes_its_memos)
 {
-	struct side prime;
-	side_init(&outer, 100, 8080, minute_a, A4S_FORMAT_JSON);
-	side_init(&inner[0], 200, 9090, minute_c, A4S_FORMAT_JSON);
-	side_init(&inner[1], 201, 9091, minute_b + 7, A4S_FORMAT_JSON);
-	side_init(&prime, 300, 7070, minute_b, A4S_FORMAT_JSON); /* neither */
-	long steps = every_point(&prime);
-	ck_assert_int_gt(steps, 100);
-	printf("both write: %ld points\n", steps);
+	scenario("both write", a_json, c_json, b_json, d_json);
 }
 END_TEST
 
 START_TEST(a_handler_with_the_same_keys_and_another_format)
 {
-	struct side prime;
-	side_init(&outer, 100, 8080, minute_a, A4S_FORMAT_JSON);
-	side_init(&inner[0], 100, 8080, minute_a, A4S_FORMAT_TEXT);
-	side_init(&inner[1], 100, 8080, minute_a, A4S_FORMAT_JSON);
-	side_init(&prime, 100, 8080, minute_a, A4S_FORMAT_JSON);
-	long steps = every_point(&prime);
-	ck_assert_int_gt(steps, 100);
-	printf("same keys: %ld points\n", steps);
+	scenario("same keys", a_json, a_text, a_json, a_json);
 }
 END_TEST
 
