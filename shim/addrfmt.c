@@ -119,7 +119,7 @@ char *a4s_write_sockaddr_other(char *p, const struct sockaddr *sa, socklen_t len
 		}
 		p[0] = ']';
 		p[1] = ':';
-		return a4s_write_u32(p + 2, ntohs(in6->sin6_port));
+		return a4s_write_u32(p + 2, a4s_port(&in6->sin6_port));
 	}
 	case AF_INET:
 		break; /* here only when cut short */

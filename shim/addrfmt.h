@@ -54,13 +54,21 @@ A4S_WRITER a4s_write_ipv4(char *p, const unsigned char *q)
 	return p + d->len - 1; /* not the last dot */
 }
 
+/* A port in network order, read as its two bytes: no ntohs, which musl
+ * has as a function. */
+static inline unsigned a4s_port(const void *port)
+{
+	const unsigned char *b = port;
+	return (unsigned)b[0] << 8 | b[1];
+}
+
 A4S_WRITER a4s_write_sockaddr(char *p, const struct sockaddr *sa, socklen_t len, bool json)
 {
 	if (len >= sizeof(struct sockaddr_in) && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 		p = a4s_write_ipv4(p, (const unsigned char *)&in->sin_addr);
 		*p++ = ':';
-		return a4s_write_u32(p, ntohs(in->sin_port));
+		return a4s_write_u32(p, a4s_port(&in->sin_port));
 	}
 	return a4s_write_sockaddr_other(p, sa, len, json);
 }
