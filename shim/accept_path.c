@@ -5,18 +5,22 @@
 #include "mode.h"
 #include "real.h"
 #include "retry.h"
+#include "window.h"
 
 struct attempt {
 	const struct a4s_config *cfg;
 	struct a4s_call *call;
 	int sock_flags; /* what the new socket must end up with */
-	int done_flags; /* what the kernel already gave it */
+	int done_flags; /* what the kernel (or the fork window) already gave it */
 	bool by_libc;   /* the C library emulated accept4 (see real.h) */
 	bool bare;      /* accept() with no flag to add: the plain accept */
 };
 
 /* One accept, native or emulated. On the emulated path the kernel gives the
- * socket no flags and a4s_fdstate_apply adds them afterwards. */
+ * socket no flags and a4s_fdstate_apply adds them afterwards, except
+ * close-on-exec, which the fork window sets before any child can be made
+ * (window.h): the native path and an emulated one without SOCK_CLOEXEC never
+ * go near it. */
 static int attempt_once(void *ctx)
 {
 	struct attempt *a = ctx;
@@ -42,6 +46,13 @@ static int attempt_once(void *ctx)
 			return r;
 		}
 		a4s_mode_switch_to_emulation();
+	}
+	if (a->sock_flags & SOCK_CLOEXEC) {
+		a->done_flags = SOCK_CLOEXEC;
+		int fd = a4s_window_accept(c->listen_fd, c->addr, c->addrlen);
+		if (fd >= 0)
+			c->emulated = true; /* the library set FD_CLOEXEC */
+		return fd;
 	}
 	a->done_flags = 0;
 	return a4s_real_accept(c->listen_fd, c->addr, c->addrlen);
@@ -96,6 +107,7 @@ int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
 		a4s_close(fd);
 		return calls;
 	}
-	c->emulated = calls > 0 || a.by_libc;
+	if (calls > 0 || a.by_libc)
+		c->emulated = true;
 	return fd;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "children.h"
 #include "complain.h"
 #include "copies.h"
 #include "describe.h"
@@ -53,6 +54,7 @@ static void load(void)
 
 	/* First, so that a fork from another thread while we load is seen. */
 	a4s_fork_register();
+	a4s_children_register(); /* early: our prepare handler runs last */
 	a4s_real_bind();
 	a4s_config_parse(&config,
 			 a4s_another_copy_comes_first() ? standing_aside : from_environment,

@@ -71,6 +71,18 @@ _Static_assert(sizeof(struct a4s_open_how) == 24, "struct open_how is 24 bytes")
 
 /* futex(2): include/uapi/linux/futex.h. */
 #define A4S_FUTEX_WAIT_PRIVATE (0 /* FUTEX_WAIT */ | 128 /* FUTEX_PRIVATE_FLAG */)
+#define A4S_FUTEX_WAKE_PRIVATE (1 /* FUTEX_WAKE */ | 128 /* FUTEX_PRIVATE_FLAG */)
+
+/* rt_sigaction(2) as the kernel lays it out (not the C library's struct
+ * sigaction): handler, flags, restorer, then the mask, on x86_64 and
+ * aarch64 alike (include/uapi/asm-generic/signal.h). Only read. */
+struct a4s_kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+#define A4S_SIGSET_SIZE 8 /* the kernel's sigset_t: 64 signals */
 
 /* prlimit64(2) takes the kernel's struct rlimit64 whatever the C library's
  * rlim_t is (32 bits in a 32-bit glibc program without _FILE_OFFSET_BITS). */

@@ -7,6 +7,9 @@
 #include "self.h"
 
 static struct a4s_counters counters;
+/* Apart from the counts the summaries carry: a fault of the fork window
+ * (gate.h), read through accept4shim_get_stats. */
+static _Atomic uint64_t fork_window_timeouts;
 
 #define ADD(c, n) atomic_fetch_add_explicit(&(c), (n), memory_order_relaxed)
 #define GET(c) ((uint64_t)atomic_load_explicit(&(c), memory_order_relaxed))
@@ -34,6 +37,11 @@ void a4s_stats_dropped(void)
 	ADD(counters.dropped, 1);
 }
 
+void a4s_stats_window_timeout(void)
+{
+	ADD(fork_window_timeouts, 1);
+}
+
 void a4s_counters_clear(struct a4s_counters *c)
 {
 	atomic_store(&c->calls, 0);
@@ -50,6 +58,7 @@ void a4s_counters_clear(struct a4s_counters *c)
 void a4s_stats_reset(void)
 {
 	a4s_counters_clear(&counters);
+	atomic_store(&fork_window_timeouts, 0);
 	a4s_interval_reset();
 }
 
@@ -64,6 +73,7 @@ void a4s_stats_snapshot(struct accept4shim_stats *s)
 	s->dropped = GET(counters.dropped);
 	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
 		s->errors[i] = GET(counters.errors[i]);
+	s->fork_window_timeouts = GET(fork_window_timeouts);
 }
 
 void a4s_stats_to_summary(const struct accept4shim_stats *s, struct a4s_summary *sum)

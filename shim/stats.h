@@ -18,6 +18,9 @@ A4S_HIDDEN void a4s_counters_clear(struct a4s_counters *c);
 
 A4S_HIDDEN void a4s_stats_count(const struct a4s_call *c, int result);
 A4S_HIDDEN void a4s_stats_dropped(void);
+/* A child made while a thread may still have been inside the fork window
+ * (gate.h): the library stopped waiting for it. */
+A4S_HIDDEN void a4s_stats_window_timeout(void);
 /* In a forked child: each process counts its own calls, and its interval
  * summaries start at the fork. */
 A4S_HIDDEN void a4s_stats_reset(void);

@@ -2,7 +2,8 @@
 # The library's shape, from its dynamic section and symbol tables.
 # Usage: check_shape.sh WHAT LIBRARY [LIBC], WHAT one of:
 #   exports  SPEC "It exports only the libc functions it interposes and names
-#            that begin with accept4shim_" (and it does export all of these)
+#            that begin with accept4shim_" (and it does export all of these:
+#            accept, accept4, and posix_spawn, posix_spawnp, vfork, _Fork)
 #   needed   SPEC "links nothing beyond the C library": NEEDED is LIBC
 #            (libc.so.6, glibc's; musl's is libc.so)
 #   no-ffi   the table tests drive it through libffi, but it must not link it
@@ -29,9 +30,13 @@ exports)
 	# Names only, without any @VERSION suffix.
 	defined=$(nm -D --defined-only "$lib" | awk '{ sub(/@.*/, "", $3); print $3 }')
 	[ -n "$defined" ] || fail "nm -D listed nothing"
-	extra=$(printf '%s\n' "$defined" | grep -vxE 'accept|accept4|accept4shim_[A-Za-z0-9_]+')
-	[ -z "$extra" ] || fail "exports names that are neither accept, accept4 nor accept4shim_*:" $extra
-	for name in accept accept4 accept4shim_version accept4shim_get_stats accept4shim_config \
+	# The interposed functions: accept and accept4, and the ways of making
+	# a child that run no fork handlers (the fork window, issue 15).
+	interposed='accept accept4 posix_spawn posix_spawnp vfork _Fork'
+	extra=$(printf '%s\n' "$defined" |
+		grep -vxE "($(echo $interposed | tr ' ' '|'))|accept4shim_[A-Za-z0-9_]+")
+	[ -z "$extra" ] || fail "exports names that are neither interposed nor accept4shim_*:" $extra
+	for name in $interposed accept4shim_version accept4shim_get_stats accept4shim_config \
 		accept4shim_errno_name; do
 		printf '%s\n' "$defined" | grep -qx "$name" || fail "does not export $name"
 	done

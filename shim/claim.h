@@ -1,0 +1,45 @@
+/*
+ * One accepter at a time per blocking listener, among this process's
+ * threads. poll wakes every thread waiting on a listener when one
+ * connection comes; only one of them may then go into the fork-window gate
+ * and accept, or the others would block in accept inside the gate and
+ * hold up every fork. The others wait for the claim to be given back and
+ * look again.
+ *
+ * No lock: a claim is an atomic word, the holder's thread serial. One held
+ * for longer than A4S_CLAIM_WAIT_NS is taken over (its holder is blocked
+ * in an accept another process won, or was cancelled or longjmp'd out and
+ * never gives it back); the old holder's give-back then does nothing.
+ * Listeners share claims by descriptor number modulo a table size: two
+ * listeners sharing one only take turns.
+ */
+#ifndef A4S_CLAIM_H
+#define A4S_CLAIM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gate.h"
+
+#define A4S_CLAIM_WAIT_NS (20 * A4S_MS)
+
+struct a4s_claim {
+	atomic_uint *word;
+	uint32_t me;
+	bool held;
+};
+
+enum a4s_claimed {
+	A4S_CLAIMED_AT_ONCE, /* nobody had it: the readiness seen still holds */
+	A4S_CLAIMED_LATER,   /* after another thread had it: look again */
+	A4S_CLAIMED_BY_US,   /* our own thread holds it lower down the stack (a
+			      * signal handler accepts): go on, giving nothing back */
+};
+
+A4S_HIDDEN enum a4s_claimed a4s_claim_take(int fd, struct a4s_claim *c);
+A4S_HIDDEN void a4s_claim_give_back(struct a4s_claim *c);
+/* In a new process: the holders were other threads. */
+A4S_HIDDEN void a4s_claim_new_process(void);
+
+#endif

@@ -1,0 +1,337 @@
+#include "gate.h"
+
+#include <stdatomic.h>
+
+#include "futex.h"
+#include "serial.h"
+#include "stats.h"
+
+/*
+ * Slots instead of counters, so that each waiter knows whom it waits for:
+ * its own thread (never waited for), a thread already waited out (never
+ * waited for again), a writer too old to be making a child still.
+ *
+ * A reader slot's word is (episode << 32) | serial: the serial of the
+ * thread inside (0: free) and a count of the slot's occupations, so that
+ * "the reader a writer gave up on" (ignored) names one stay in the window,
+ * never the next thread that takes the slot. A writer slot's word is
+ * (start in ms << 32) | serial, its age readable in the same load.
+ *
+ * Ordering: a reader takes its slot, then reads writers_held; a writer
+ * counts itself in writers_held, then reads the reader slots. All seq_cst,
+ * so of a reader and a writer arriving together at least one sees the
+ * other: the reader steps back, or the writer waits for it.
+ */
+enum { READERS = 64, WRITERS = 16 };
+
+struct reader_slot {
+	_Atomic uint64_t word;
+	_Atomic uint64_t ignored; /* the word of a stay a writer gave up on */
+} __attribute__((aligned(64)));   /* readers on different CPUs share no line */
+
+static struct reader_slot readers[READERS];
+static _Atomic uint64_t writers[WRITERS];
+static atomic_uint writers_held;             /* writer slots in use */
+static _Atomic uint64_t readers_waiting_since; /* ns; 0: none waits */
+/* Sleepers wait on `changes`; whoever changes what they wait for bumps
+ * it, and calls the kernel only when someone sleeps. */
+static atomic_uint changes;
+static atomic_uint sleepers;
+
+/* The slot this thread had last, plus one (0: none yet): each thread keeps
+ * finding a free slot at its first probe. */
+static __thread int preferred __attribute__((tls_model("initial-exec")));
+
+#define SERIAL(w) ((uint32_t)(w))
+#define HIGH(w) ((uint32_t)((w) >> 32))
+
+static uint32_t ms(uint64_t ns)
+{
+	return (uint32_t)(ns / A4S_MS);
+}
+
+static void changed(void)
+{
+	atomic_fetch_add(&changes, 1);
+	if (atomic_load(&sleepers))
+		a4s_futex_wake_all(&changes);
+}
+
+/* Between sleep_begin and sleep_end the caller checks its condition and,
+ * if it must wait, naps: a change made after the check wakes the nap,
+ * one made before it was seen by the check. */
+static unsigned sleep_begin(void)
+{
+	atomic_fetch_add(&sleepers, 1);
+	return atomic_load(&changes);
+}
+
+static void nap(unsigned seen, uint64_t ns)
+{
+	/* Short naps: staleness is a matter of time, re-checked each round. */
+	if (ns > 20 * A4S_MS)
+		ns = 20 * A4S_MS;
+	a4s_futex_wait(&changes, seen, ns);
+}
+
+static void sleep_end(void)
+{
+	atomic_fetch_sub(&sleepers, 1);
+}
+
+/* ---- readers ---------------------------------------------------------- */
+
+static bool take_reader_slot(uint32_t me, struct a4s_gate_pass *p)
+{
+	int start = preferred ? preferred - 1 : (int)(me % READERS);
+	for (int n = 0; n < READERS; n++) {
+		int i = (start + n) % READERS;
+		uint64_t w = atomic_load(&readers[i].word);
+		/* Free, or held by a stay a writer gave up on (stuck, or left
+		 * by a longjmp): taken over, its holder's end then does nothing. */
+		if (SERIAL(w) != 0 && w != atomic_load(&readers[i].ignored))
+			continue;
+		uint64_t mine = (uint64_t)(HIGH(w) + 1u) << 32 | me;
+		if (atomic_compare_exchange_strong(&readers[i].word, &w, mine)) {
+			preferred = i + 1;
+			p->slot = i;
+			p->word = mine;
+			return true;
+		}
+	}
+	p->slot = -1;
+	return false;
+}
+
+static void drop_reader_slot(const struct a4s_gate_pass *p)
+{
+	uint64_t w = p->word;
+	atomic_compare_exchange_strong(&readers[p->slot].word, &w, (uint64_t)HIGH(p->word) << 32);
+}
+
+/*
+ * Whether a writer of another thread may be making a child now. One older
+ * than A4S_GATE_STALE_NS is let go of here, its slot freed: it has long
+ * copied its descriptor table, or it never came back (a signal handler
+ * longjmp'd out of its fork). Counted: if it was in fact still about to
+ * clone, the reader that goes ahead may reach its child.
+ */
+static bool other_writer_active(uint32_t me)
+{
+	bool active = false;
+	uint32_t now = ms(a4s_monotonic_ns());
+	for (int i = 0; i < WRITERS; i++) {
+		uint64_t w = atomic_load(&writers[i]);
+		if (SERIAL(w) == 0 || SERIAL(w) == me)
+			continue;
+		if (now - HIGH(w) < A4S_GATE_STALE_NS / A4S_MS) {
+			active = true;
+		} else if (atomic_compare_exchange_strong(&writers[i], &w, 0)) {
+			atomic_fetch_sub(&writers_held, 1);
+			a4s_stats_window_timeout();
+		}
+	}
+	return active;
+}
+
+/* Whether this thread is already inside the window lower down its stack:
+ * a signal handler interrupted it there and accepts now. A writer is then
+ * waiting for that outer stay, and would wait for this one too: waiting
+ * for the writer here would be waiting for ourselves. */
+static bool inside_already(uint32_t me, int except)
+{
+	for (int i = 0; i < READERS; i++) {
+		uint64_t w = atomic_load(&readers[i].word);
+		if (i != except && SERIAL(w) == me && w != atomic_load(&readers[i].ignored))
+			return true;
+	}
+	return false;
+}
+
+/* Outside the window, holding nothing: until no writer of another thread
+ * is active. Ends because every writer ends its pass or turns stale. */
+static void wait_for_writers(uint32_t me)
+{
+	for (;;) {
+		uint64_t none = 0;
+		atomic_compare_exchange_strong(&readers_waiting_since, &none, a4s_monotonic_ns());
+		unsigned seen = sleep_begin();
+		bool busy = atomic_load(&writers_held) != 0 && other_writer_active(me);
+		if (busy)
+			nap(seen, A4S_GATE_STALE_NS);
+		sleep_end();
+		if (!busy)
+			return;
+	}
+}
+
+void a4s_gate_read_begin(struct a4s_gate_pass *p)
+{
+	uint32_t me = a4s_thread_serial();
+	bool waited = false;
+	for (;;) {
+		if (!take_reader_slot(me, p)) {
+			/* 64 threads inside at once, none given up on: go in
+			 * without a slot, unprotected, and say so. */
+			a4s_stats_window_timeout();
+			break;
+		}
+		if (__builtin_expect(atomic_load(&writers_held) == 0, 1) ||
+		    !other_writer_active(me) || inside_already(me, p->slot))
+			break;
+		/* Step back out, so the writer need not wait for us. */
+		drop_reader_slot(p);
+		changed();
+		wait_for_writers(me);
+		waited = true;
+	}
+	if (waited) {
+		atomic_store(&readers_waiting_since, 0);
+		changed();
+	}
+}
+
+bool a4s_gate_read_end(const struct a4s_gate_pass *p)
+{
+	if (p->slot < 0)
+		return false;
+	bool given_up_on = atomic_load(&readers[p->slot].ignored) == p->word;
+	drop_reader_slot(p);
+	if (atomic_load(&writers_held))
+		changed(); /* a writer may be waiting for us */
+	return given_up_on;
+}
+
+/* ---- writers ---------------------------------------------------------- */
+
+/* Readers that had to wait for an earlier writer go first: without this,
+ * a thread making children back to back would keep them out until their
+ * writers turned stale. Bounded by A4S_GATE_FAIR_WAIT_NS of our own time,
+ * and by the age of the mark (a reader that never came back). */
+static void yield_to_waiting_readers(uint64_t start)
+{
+	for (;;) {
+		unsigned seen = sleep_begin();
+		uint64_t since = atomic_load(&readers_waiting_since);
+		uint64_t now = a4s_monotonic_ns();
+		if (since && now - since > A4S_GATE_STALE_NS)
+			atomic_compare_exchange_strong(&readers_waiting_since, &since, 0);
+		bool wait = since && now - since <= A4S_GATE_STALE_NS &&
+			    now - start < A4S_GATE_FAIR_WAIT_NS;
+		if (wait)
+			nap(seen, A4S_GATE_FAIR_WAIT_NS - (now - start));
+		sleep_end();
+		if (!wait)
+			return;
+	}
+}
+
+/* Ends because writer slots are released or turn stale: at worst after
+ * A4S_GATE_STALE_NS, when the writer goes on without one, counted. */
+static void take_writer_slot(uint32_t me, struct a4s_gate_pass *p)
+{
+	uint64_t start = a4s_monotonic_ns();
+	for (;;) {
+		unsigned seen = sleep_begin();
+		uint64_t now = a4s_monotonic_ns();
+		uint64_t mine = (uint64_t)ms(now) << 32 | me;
+		for (int i = 0; i < WRITERS; i++) {
+			uint64_t w = atomic_load(&writers[i]);
+			bool stale = SERIAL(w) && ms(now) - HIGH(w) >= A4S_GATE_STALE_NS / A4S_MS;
+			if ((SERIAL(w) == 0 || stale) &&
+			    atomic_compare_exchange_strong(&writers[i], &w, mine)) {
+				if (!stale)
+					atomic_fetch_add(&writers_held, 1);
+				sleep_end();
+				p->slot = i;
+				p->word = mine;
+				return;
+			}
+		}
+		if (now - start > A4S_GATE_STALE_NS) {
+			sleep_end();
+			p->slot = -1;
+			a4s_stats_window_timeout();
+			return;
+		}
+		nap(seen, A4S_GATE_STALE_NS);
+		sleep_end();
+	}
+}
+
+/*
+ * Until no reader of another thread is inside, at most
+ * A4S_GATE_WRITER_WAIT_NS. Readers still inside then are marked given up
+ * on, so that no later writer waits for the same stay, and counted: the
+ * child about to be made may inherit their sockets. So is a reader of our
+ * own thread, which cannot leave before we return (we are a signal handler
+ * on top of it, or it was longjmp'd out of).
+ */
+static void wait_for_readers(uint32_t me)
+{
+	uint64_t deadline = a4s_monotonic_ns() + A4S_GATE_WRITER_WAIT_NS;
+	for (;;) {
+		unsigned seen = sleep_begin();
+		bool others = false, ours = false;
+		for (int i = 0; i < READERS; i++) {
+			uint64_t w = atomic_load(&readers[i].word);
+			if (SERIAL(w) == 0 || w == atomic_load(&readers[i].ignored))
+				continue;
+			if (SERIAL(w) == me)
+				ours = true;
+			else
+				others = true;
+		}
+		uint64_t now = a4s_monotonic_ns();
+		if (others && now < deadline) {
+			nap(seen, deadline - now);
+			sleep_end();
+			continue;
+		}
+		sleep_end();
+		if (!others && !ours)
+			return;
+		/* Giving up: on every stay still inside when others are, else
+		 * on our own thread's. */
+		for (int i = 0; i < READERS; i++) {
+			uint64_t w = atomic_load(&readers[i].word);
+			if (SERIAL(w) != 0 && (others || SERIAL(w) == me))
+				atomic_store(&readers[i].ignored, w);
+		}
+		a4s_stats_window_timeout();
+		return;
+	}
+}
+
+void a4s_gate_write_begin(struct a4s_gate_pass *p)
+{
+	uint32_t me = a4s_thread_serial();
+	yield_to_waiting_readers(a4s_monotonic_ns());
+	take_writer_slot(me, p);
+	wait_for_readers(me);
+}
+
+void a4s_gate_write_end(const struct a4s_gate_pass *p)
+{
+	if (p->slot < 0)
+		return;
+	uint64_t w = p->word;
+	if (atomic_compare_exchange_strong(&writers[p->slot], &w, 0)) {
+		atomic_fetch_sub(&writers_held, 1);
+		changed();
+	}
+}
+
+void a4s_gate_new_process(void)
+{
+	for (int i = 0; i < READERS; i++) {
+		uint64_t w = atomic_load(&readers[i].word);
+		atomic_store(&readers[i].word, (uint64_t)HIGH(w) << 32);
+		atomic_store(&readers[i].ignored, 0);
+	}
+	for (int i = 0; i < WRITERS; i++)
+		atomic_store(&writers[i], 0);
+	atomic_store(&writers_held, 0);
+	atomic_store(&readers_waiting_since, 0);
+	atomic_store(&sleepers, 0);
+}

@@ -1,0 +1,161 @@
+/*
+ * The exported edge for the ways of making a child that run no fork
+ * handlers: posix_spawn, posix_spawnp, _Fork and vfork, each a writer's
+ * pass through the fork-window gate (children.h) around the real call. Like
+ * entry.c, only in the preloaded library, never in the unit tests.
+ *
+ * The real functions are the next definitions in the symbol search order,
+ * bound at load (_Fork may be called from a signal handler, where dlsym
+ * may not). A C library that has one of them not gets ENOSYS from ours,
+ * which no program linked against that library can call anyway.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "children.h"
+#include "window.h"
+
+#define A4S_EXPORT __attribute__((visibility("default")))
+
+typedef int spawn_fn(pid_t *restrict, const char *restrict, const posix_spawn_file_actions_t *,
+		     const posix_spawnattr_t *restrict, char *const[restrict],
+		     char *const[restrict]);
+typedef pid_t ufork_fn(void);
+
+static _Atomic(spawn_fn *) next_spawn, next_spawnp;
+static _Atomic(ufork_fn *) next_ufork;
+
+static int missing_spawn(pid_t *restrict pid, const char *restrict path,
+			 const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict attr,
+			 char *const argv[restrict], char *const envp[restrict])
+{
+	(void)pid, (void)path, (void)fa, (void)attr, (void)argv, (void)envp;
+	return ENOSYS;
+}
+
+static pid_t missing_ufork(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+/* As real.c does for accept: idempotent, no lock; racing threads store the
+ * same pointers. */
+static void bind_next(void)
+{
+	if (atomic_load_explicit(&next_ufork, memory_order_acquire))
+		return;
+	spawn_fn *s = (spawn_fn *)dlsym(RTLD_NEXT, "posix_spawn");
+	spawn_fn *sp = (spawn_fn *)dlsym(RTLD_NEXT, "posix_spawnp");
+	ufork_fn *u = (ufork_fn *)dlsym(RTLD_NEXT, "_Fork");
+	atomic_store_explicit(&next_spawn, s ? s : missing_spawn, memory_order_release);
+	atomic_store_explicit(&next_spawnp, sp ? sp : missing_spawn, memory_order_release);
+	atomic_store_explicit(&next_ufork, u ? u : missing_ufork, memory_order_release);
+}
+
+__attribute__((constructor)) static void bind_at_load(void)
+{
+	int saved_errno = errno;
+	bind_next();
+	errno = saved_errno;
+}
+
+static spawn_fn *bound(_Atomic(spawn_fn *) *next)
+{
+	spawn_fn *f = atomic_load_explicit(next, memory_order_acquire);
+	if (!f) {
+		bind_next();
+		f = atomic_load_explicit(next, memory_order_acquire);
+	}
+	return f;
+}
+
+A4S_EXPORT int posix_spawn(pid_t *restrict pid, const char *restrict path,
+			   const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict attr,
+			   char *const argv[restrict], char *const envp[restrict])
+{
+	spawn_fn *real = bound(&next_spawn);
+	struct a4s_gate_pass pass;
+	a4s_children_begin(&pass);
+	int r = real(pid, path, fa, attr, argv, envp);
+	a4s_children_end(&pass);
+	return r;
+}
+
+A4S_EXPORT int posix_spawnp(pid_t *restrict pid, const char *restrict file,
+			    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict attr,
+			    char *const argv[restrict], char *const envp[restrict])
+{
+	spawn_fn *real = bound(&next_spawnp);
+	struct a4s_gate_pass pass;
+	a4s_children_begin(&pass);
+	int r = real(pid, file, fa, attr, argv, envp);
+	a4s_children_end(&pass);
+	return r;
+}
+
+A4S_EXPORT pid_t _Fork(void)
+{
+	ufork_fn *real = atomic_load_explicit(&next_ufork, memory_order_acquire);
+	if (!real) {
+		bind_next();
+		real = atomic_load_explicit(&next_ufork, memory_order_acquire);
+	}
+	struct a4s_gate_pass pass;
+	a4s_children_begin(&pass);
+	pid_t pid = real();
+	if (pid == 0) {
+		/* No handler runs in _Fork's child: start the gate afresh
+		 * here, as the fork handler does for fork's. */
+		a4s_window_new_process();
+		return 0;
+	}
+	a4s_children_end(&pass);
+	return pid;
+}
+
+/*
+ * vfork. The child runs on its parent's stack until it execs or exits, and
+ * returns from vfork into the caller, whose later calls overwrite whatever
+ * lay below the caller's stack pointer: a C wrapper's frame, return address
+ * included, would be gone by the time the parent returns through it. So
+ * vfork is a few instructions of assembly (vfork.c), which keep
+ * what they need across the system call in registers, as the C library's
+ * own vfork does, and call these two around it:
+ *  - a4s_vfork_begin takes the writer's pass, returned in two registers;
+ *  - a4s_vfork_end ends it and turns the system call's result into the C
+ *    convention. The child calls it first, right after the descriptor table
+ *    was copied, so that threads waiting to accept go on while the child
+ *    runs; its parent calls it again when the child has exec'd or exited,
+ *    which does nothing more (gate.h). Both leave errno as it was on
+ *    success: the child shares the parent's.
+ */
+struct vfork_pass {
+	uint64_t word;
+	int64_t slot;
+};
+
+A4S_HIDDEN struct vfork_pass a4s_vfork_begin(void);
+A4S_HIDDEN long a4s_vfork_end(uint64_t word, int64_t slot, long result);
+
+struct vfork_pass a4s_vfork_begin(void)
+{
+	struct a4s_gate_pass pass;
+	a4s_children_begin(&pass);
+	return (struct vfork_pass){ pass.word, pass.slot };
+}
+
+long a4s_vfork_end(uint64_t word, int64_t slot, long result)
+{
+	struct a4s_gate_pass pass = { .slot = (int)slot, .word = word };
+	a4s_children_end(&pass);
+	if (result < 0 && result > -4096) {
+		errno = (int)-result;
+		return -1;
+	}
+	return result;
+}
