@@ -1,7 +1,8 @@
 #include "claim.h"
 
 #include "futex.h"
-#include "serial.h"
+#include "self.h"
+#include "taskstate.h"
 
 enum { CLAIMS = 256 };
 /* Set in a held claim while another thread sleeps on it. */
@@ -9,13 +10,27 @@ enum { CLAIMS = 256 };
 
 static atomic_uint claims[CLAIMS];
 
+/* Whether a holder that has kept the claim `waited` ns is to be taken
+ * over, and otherwise how long to sleep before looking again. */
+static bool take_over(unsigned holder, uint64_t waited, uint64_t *nap)
+{
+	if (waited < A4S_GATE_SHORT_WAIT_NS) {
+		*nap = A4S_GATE_SHORT_WAIT_NS - waited;
+		return false;
+	}
+	if (waited >= A4S_GATE_LONG_WAIT_NS || a4s_task_state((int)holder) == A4S_TASK_STUCK)
+		return true;
+	*nap = 5 * A4S_MS;
+	return false;
+}
+
 enum a4s_claimed a4s_claim_take(int fd, struct a4s_claim *c)
 {
 	c->word = &claims[(unsigned)fd % CLAIMS];
-	c->me = a4s_thread_serial();
+	c->me = (uint32_t)a4s_self_tid() & ~WAITING;
 	c->held = false;
 	bool waited = false;
-	uint64_t deadline = 0;
+	uint64_t start = 0;
 	for (;;) {
 		/* After a wait, others may still be asleep on it: keep the
 		 * mark, so that giving it back wakes them. */
@@ -26,11 +41,10 @@ enum a4s_claimed a4s_claim_take(int fd, struct a4s_claim *c)
 		}
 		if ((w & ~WAITING) == c->me)
 			return A4S_CLAIMED_BY_US;
-		uint64_t now = a4s_monotonic_ns();
-		if (!deadline)
-			deadline = now + A4S_CLAIM_WAIT_NS;
-		if (now >= deadline) {
-			/* Held far longer than an accept takes: take it over. */
+		uint64_t now = a4s_monotonic_ns(), nap = 0;
+		if (!start)
+			start = now;
+		if (take_over(w & ~WAITING, now - start, &nap)) {
 			if (atomic_compare_exchange_strong(c->word, &w, c->me | WAITING)) {
 				c->held = true;
 				return A4S_CLAIMED_LATER;
@@ -39,7 +53,7 @@ enum a4s_claimed a4s_claim_take(int fd, struct a4s_claim *c)
 		}
 		if (!(w & WAITING) && !atomic_compare_exchange_strong(c->word, &w, w | WAITING))
 			continue;
-		a4s_futex_wait(c->word, w | WAITING, deadline - now);
+		a4s_futex_wait(c->word, w | WAITING, nap);
 		waited = true;
 	}
 }

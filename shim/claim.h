@@ -6,12 +6,15 @@
  * hold up every fork. The others wait for the claim to be given back and
  * look again.
  *
- * No lock: a claim is an atomic word, the holder's thread serial. One held
- * for longer than A4S_CLAIM_WAIT_NS is taken over (its holder is blocked
- * in an accept another process won, or was cancelled or longjmp'd out and
- * never gives it back); the old holder's give-back then does nothing.
- * Listeners share claims by descriptor number modulo a table size: two
- * listeners sharing one only take turns.
+ * No lock: a claim is an atomic word, the holder's kernel thread id. A
+ * holder is waited for while it makes progress (taskstate.h), up to
+ * A4S_GATE_LONG_WAIT_NS; one asleep in the kernel, stopped or gone for
+ * A4S_GATE_SHORT_WAIT_NS only: it is blocked in an accept another process
+ * won, or was cancelled or longjmp'd out and never gives the claim back.
+ * Its claim is then taken over, and its own give-back does nothing. The
+ * waiter holds nothing meanwhile, and goes back to poll, its
+ * cancellation point, within those bounds. Listeners share claims by
+ * descriptor number modulo a table size: two sharing one only take turns.
  */
 #ifndef A4S_CLAIM_H
 #define A4S_CLAIM_H
@@ -22,11 +25,9 @@
 
 #include "gate.h"
 
-#define A4S_CLAIM_WAIT_NS (20 * A4S_MS)
-
 struct a4s_claim {
 	atomic_uint *word;
-	uint32_t me;
+	uint32_t me; /* our thread id */
 	bool held;
 };
 

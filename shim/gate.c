@@ -3,8 +3,10 @@
 #include <stdatomic.h>
 
 #include "futex.h"
+#include "self.h"
 #include "serial.h"
 #include "stats.h"
+#include "taskstate.h"
 
 /*
  * Slots instead of counters, so that each waiter knows whom it waits for:
@@ -27,6 +29,9 @@ enum { READERS = 64, WRITERS = 16 };
 struct reader_slot {
 	_Atomic uint64_t word;
 	_Atomic uint64_t ignored; /* the word of a stay a writer gave up on */
+	/* (episode << 32) | kernel thread id, stored after the word is
+	 * taken: a writer trusts the id only when the episodes agree. */
+	_Atomic uint64_t who;
 } __attribute__((aligned(64)));   /* readers on different CPUs share no line */
 
 static struct reader_slot readers[READERS];
@@ -93,6 +98,9 @@ static bool take_reader_slot(uint32_t me, struct a4s_gate_pass *p)
 			continue;
 		uint64_t mine = (uint64_t)(HIGH(w) + 1u) << 32 | me;
 		if (atomic_compare_exchange_strong(&readers[i].word, &w, mine)) {
+			atomic_store_explicit(&readers[i].who,
+					      (uint64_t)HIGH(mine) << 32 | (uint32_t)a4s_self_tid(),
+					      memory_order_relaxed);
 			preferred = i + 1;
 			p->slot = i;
 			p->word = mine;
@@ -259,48 +267,65 @@ static void take_writer_slot(uint32_t me, struct a4s_gate_pass *p)
 	}
 }
 
+/* Whether the reader holding slot i with word w is making progress, as
+ * far as /proc can tell. An id not yet stored for this stay: assume so. */
+static enum a4s_task_state reader_state(int i, uint64_t w)
+{
+	uint64_t who = atomic_load_explicit(&readers[i].who, memory_order_relaxed);
+	if (HIGH(who) != HIGH(w))
+		return A4S_TASK_UNKNOWN;
+	return a4s_task_state((int)(uint32_t)who);
+}
+
 /*
- * Until no reader of another thread is inside, at most
- * A4S_GATE_WRITER_WAIT_NS. Readers still inside then are marked given up
- * on, so that no later writer waits for the same stay, and counted: the
- * child about to be made may inherit their sockets. So is a reader of our
- * own thread, which cannot leave before we return (we are a signal handler
- * on top of it, or it was longjmp'd out of).
+ * Until no reader of another thread is inside. A reader is inside for a
+ * microsecond unless something stops it there. Preempted, it is runnable,
+ * and waited for up to A4S_GATE_LONG_WAIT_NS; asleep in the kernel (an
+ * accept that blocked after all: another process took the connection),
+ * stopped, or gone (cancelled, longjmp'd out of), it is waited for
+ * A4S_GATE_SHORT_WAIT_NS. A reader given up on is marked, so that no later
+ * writer waits for the same stay, and counted: the child about to be made
+ * may inherit its socket. So is a reader of our own thread, which cannot
+ * leave before we return: we are a signal handler on top of it, or it was
+ * longjmp'd out of.
  */
 static void wait_for_readers(uint32_t me)
 {
-	uint64_t deadline = a4s_monotonic_ns() + A4S_GATE_WRITER_WAIT_NS;
+	uint64_t start = a4s_monotonic_ns();
+	bool gave_up = false;
 	for (;;) {
 		unsigned seen = sleep_begin();
-		bool others = false, ours = false;
+		uint64_t waited = a4s_monotonic_ns() - start;
+		bool waiting = false;
 		for (int i = 0; i < READERS; i++) {
 			uint64_t w = atomic_load(&readers[i].word);
 			if (SERIAL(w) == 0 || w == atomic_load(&readers[i].ignored))
 				continue;
+			bool give_up;
 			if (SERIAL(w) == me)
-				ours = true;
+				give_up = true;
+			else if (waited < A4S_GATE_SHORT_WAIT_NS)
+				give_up = false;
+			else if (waited >= A4S_GATE_LONG_WAIT_NS)
+				give_up = true;
 			else
-				others = true;
-		}
-		uint64_t now = a4s_monotonic_ns();
-		if (others && now < deadline) {
-			nap(seen, deadline - now);
-			sleep_end();
-			continue;
-		}
-		sleep_end();
-		if (!others && !ours)
-			return;
-		/* Giving up: on every stay still inside when others are, else
-		 * on our own thread's. */
-		for (int i = 0; i < READERS; i++) {
-			uint64_t w = atomic_load(&readers[i].word);
-			if (SERIAL(w) != 0 && (others || SERIAL(w) == me))
+				give_up = reader_state(i, w) == A4S_TASK_STUCK;
+			if (give_up) {
 				atomic_store(&readers[i].ignored, w);
+				gave_up = true;
+			} else {
+				waiting = true;
+			}
 		}
-		a4s_stats_window_timeout();
-		return;
+		if (waiting)
+			nap(seen, waited < A4S_GATE_SHORT_WAIT_NS ? A4S_GATE_SHORT_WAIT_NS - waited
+								  : 5 * A4S_MS);
+		sleep_end();
+		if (!waiting)
+			break;
 	}
+	if (gave_up)
+		a4s_stats_window_timeout();
 }
 
 void a4s_gate_write_begin(struct a4s_gate_pass *p)

@@ -12,7 +12,9 @@
  * another wait for good, whether that thread is interrupted by a signal
  * handler that forks or accepts, longjmps out of a handler, is cancelled or
  * hangs in accept (docs/fork-window.md says why each wait ends):
- *  - a writer waits for readers at most A4S_GATE_WRITER_WAIT_NS, then
+ *  - a writer waits for readers of other threads: a preempted one up to
+ *    A4S_GATE_LONG_WAIT_NS, one asleep in the kernel (an accept that
+ *    blocked after all), stopped or gone A4S_GATE_SHORT_WAIT_NS; then it
  *    makes the child anyway, remembers those readers so that no later
  *    writer waits for them again, and counts a fork_window_timeout;
  *  - a reader waits only outside the window, holding nothing, for a writer
@@ -33,16 +35,19 @@
 
 #define A4S_MS 1000000ULL
 /* A reader's window is an accept that does not block and one fcntl: a
- * microsecond. A writer still waiting after this long is waiting for a
- * thread that was preempted for longer than a scheduler ever keeps a
- * runnable thread off the CPU, or that is stuck in an accept that blocked
- * after all (another process took the connection it saw). */
-#define A4S_GATE_WRITER_WAIT_NS (100 * A4S_MS)
+ * microsecond. A writer gives a reader this long before it looks at why
+ * the reader is still inside (taskstate.h)... */
+#define A4S_GATE_SHORT_WAIT_NS (20 * A4S_MS)
+/* ... and a reader that is only preempted this long: far longer than a
+ * scheduler keeps a runnable thread off the CPU, even on a machine loaded
+ * ten times over. */
+#define A4S_GATE_LONG_WAIT_NS (1000 * A4S_MS)
 /* A writer younger than this is waited for. Making a child takes the
- * prepare step, the copy of the descriptor table early in the fork or
- * clone, and for posix_spawn the exec; a writer older than this has
- * long copied the table, or never came back. */
-#define A4S_GATE_STALE_NS (1000 * A4S_MS)
+ * writer's own wait for readers (at most A4S_GATE_LONG_WAIT_NS), the copy
+ * of the descriptor table early in the fork or clone, and for posix_spawn
+ * the exec; a writer older than this has long copied the table, or never
+ * came back. */
+#define A4S_GATE_STALE_NS (2000 * A4S_MS)
 /* Readers already waiting go before a new writer, at most this long. */
 #define A4S_GATE_FAIR_WAIT_NS (10 * A4S_MS)
 

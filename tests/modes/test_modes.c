@@ -370,8 +370,10 @@ static void *block_in_accept(void *arg)
 	return NULL;
 }
 
-/* Waits until the thread sits in the accept system call (accept4 natively,
- * accept when emulated), as /proc/self/task/TID/syscall shows. */
+/* Waits until the thread sits in the system call that waits for the
+ * connection, as /proc/self/task/TID/syscall shows: accept4 natively,
+ * accept when emulated, and poll when an emulated accept4(SOCK_CLOEXEC)
+ * waits outside the fork window (docs/fork-window.md). */
 static void wait_until_blocked(struct blocked *b)
 {
 	for (int i = 0; i < 1000; i++) {
@@ -384,7 +386,8 @@ static void wait_until_blocked(struct blocked *b)
 			bool got = fgets(line, sizeof(line), f) != NULL;
 			fclose(f);
 			long nr = got ? strtol(line, NULL, 10) : -1;
-			if (got && line[0] != 'r' && (nr == SYS_accept4 || nr == SYS_accept))
+			if (got && line[0] != 'r' &&
+			    (nr == SYS_accept4 || nr == SYS_accept || nr == SYS_poll || nr == SYS_ppoll))
 				return;
 		}
 		usleep(5000);

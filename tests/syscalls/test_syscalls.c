@@ -33,9 +33,18 @@
 /* LISTENER: block | nonblock | async (non-blocking, O_ASYNC, owned by this
  * process) | async-sig (and F_SETSIG) | async-tid (owned by this thread,
  * F_OWNER_TID, and F_SETSIG) | udp | unlistened (a TCP socket never put
- * into listen). CALL: accept | accept4:FLAGS with FLAGS 0, nb, ce or nbce. */
-static int probe(const char *kind, const char *call)
+ * into listen), optionally followed by "+warm": the same call is made once
+ * before the one measured, so what the library learns about a listener on
+ * its first call is known. CALL: accept | accept4:FLAGS with FLAGS 0, nb,
+ * ce or nbce. */
+static int probe(const char *kind_arg, const char *call)
 {
+	char kind[64];
+	snprintf(kind, sizeof(kind), "%s", kind_arg);
+	char *plus = strchr(kind, '+');
+	bool warm = plus && strcmp(plus, "+warm") == 0;
+	if (plus)
+		*plus = '\0';
 	t_is_child = true; /* T_CHECK prints and exits instead of longjmp */
 	sigset_t all;
 	sigfillset(&all);
@@ -68,9 +77,11 @@ static int probe(const char *kind, const char *call)
 		}
 		/* A loopback connect completes in the kernel, without an
 		 * accept: the connection waits in the queue. */
-		int c = socket(AF_INET, SOCK_STREAM, 0);
-		T_CHECK(c >= 0);
-		T_CHECK(connect(c, (struct sockaddr *)&l.addr, l.addrlen) == 0);
+		for (int i = 0; i < (warm ? 2 : 1); i++) {
+			int c = socket(AF_INET, SOCK_STREAM, 0);
+			T_CHECK(c >= 0);
+			T_CHECK(connect(c, (struct sockaddr *)&l.addr, l.addrlen) == 0);
+		}
 	}
 
 	int flags = -1;
@@ -82,6 +93,8 @@ static int probe(const char *kind, const char *call)
 		T_ASSERT(strcmp(call, "accept") == 0, "unknown call %s", call);
 	}
 
+	if (warm)
+		T_CHECK((flags < 0 ? accept(fd, NULL, NULL) : accept4(fd, NULL, NULL, flags)) >= 0);
 	syscall(SYS_getppid);
 	int r = flags < 0 ? accept(fd, NULL, NULL) : accept4(fd, NULL, NULL, flags);
 	syscall(SYS_getppid);
@@ -307,9 +320,10 @@ START_TEST(added_cloexec_is_atomic_through_native_accept4)
 		     "block", "accept", CALLS("accept4 NULL, NULL, SOCK_CLOEXEC"));
 	expect_calls(ENV(LIB, "ACCEPT4SHIM_ADD_FLAGS=SOCK_CLOEXEC"), "block", "accept",
 		     CALLS("accept4 NULL, NULL, SOCK_CLOEXEC"));
-	/* Emulated: the accept and one F_SETFD. */
+	/* Emulated: the accept and one F_SETFD, once the library knows the
+	 * listener does not block (see the fork-window cases below). */
 	expect_calls(ENV(LIB, "ACCEPT4SHIM_ADD_FLAGS=SOCK_CLOEXEC", "ACCEPT4SHIM_MODE=emulate"),
-		     "block", "accept", CALLS("accept NULL", "fcntl F_SETFD, FD_CLOEXEC"));
+		     "nonblock+warm", "accept", CALLS("accept NULL", "fcntl F_SETFD, FD_CLOEXEC"));
 	/* Added to accept4's own flags too. */
 	expect_calls(ENV(LIB, "ACCEPT4SHIM_ADD_FLAGS=SOCK_CLOEXEC", "ACCEPT4SHIM_MODE=native"),
 		     "block", "accept4:nb",
@@ -323,10 +337,52 @@ START_TEST(emulated_accept4_costs_the_accept_plus_one_call_per_flag)
 	expect_calls(emu, "block", "accept4:0", CALLS("accept NULL"));
 	expect_calls(emu, "block", "accept4:nb",
 		     CALLS("accept NULL", "fcntl F_SETFL, O_RDONLY|O_NONBLOCK"));
-	expect_calls(emu, "block", "accept4:ce", CALLS("accept NULL", "fcntl F_SETFD, FD_CLOEXEC"));
-	expect_calls(emu, "block", "accept4:nbce",
+	/* SOCK_CLOEXEC: from a listener the library knows does not block. */
+	expect_calls(emu, "nonblock+warm", "accept4:ce",
+		     CALLS("accept NULL", "fcntl F_SETFD, FD_CLOEXEC"));
+	expect_calls(emu, "nonblock+warm", "accept4:nbce",
 		     CALLS("accept NULL", "fcntl F_SETFD, FD_CLOEXEC",
 			   "fcntl F_SETFL, O_RDONLY|O_NONBLOCK"));
+}
+END_TEST
+
+/*
+ * Issue 15, the fork window (docs/fork-window.md). The accept and F_SETFD
+ * of an emulated SOCK_CLOEXEC run inside the gate, only ever around an
+ * accept that does not block. Whether a listener blocks is read once
+ * (F_GETFL) and remembered. On a blocking listener, the library first asks
+ * whether a connection is there (ppoll with a zero timeout), and waits in
+ * poll outside the gate when none is: that costs one call more than the
+ * SPEC's budget, the price of a socket no child can inherit.
+ */
+START_TEST(the_fork_window_asks_once_whether_a_listener_blocks)
+{
+	const char *const *emu = ENV(LIB, "ACCEPT4SHIM_MODE=emulate");
+	/* The first call of a thread also learns its id (gettid), which a
+	 * fork waiting for it looks up in /proc if it stays inside long. */
+	expect_calls(emu, "nonblock", "accept4:ce",
+		     CALLS("fcntl F_GETFL", "gettid", "accept NULL", "fcntl F_SETFD, FD_CLOEXEC"));
+	expect_calls(emu, "nonblock+warm", "accept4:ce",
+		     CALLS("accept NULL", "fcntl F_SETFD, FD_CLOEXEC"));
+}
+END_TEST
+
+START_TEST(the_fork_window_on_a_blocking_listener_costs_a_poll)
+{
+	const char *const *emu = ENV(LIB, "ACCEPT4SHIM_MODE=emulate");
+	expect_calls(emu, "block", "accept4:ce",
+		     CALLS("fcntl F_GETFL", "ppoll", "gettid", "accept NULL",
+			   "fcntl F_SETFD, FD_CLOEXEC"));
+	expect_calls(emu, "block+warm", "accept4:ce",
+		     CALLS("ppoll", "accept NULL", "fcntl F_SETFD, FD_CLOEXEC"));
+	expect_calls(emu, "block+warm", "accept4:nbce",
+		     CALLS("ppoll", "accept NULL", "fcntl F_SETFD, FD_CLOEXEC",
+			   "fcntl F_SETFL, O_RDONLY|O_NONBLOCK"));
+	/* Natively, or without SOCK_CLOEXEC, nothing of it. */
+	expect_calls(ENV(LIB, "ACCEPT4SHIM_MODE=native"), "block", "accept4:ce",
+		     CALLS("accept4 NULL, NULL, SOCK_CLOEXEC"));
+	expect_calls(emu, "block+warm", "accept4:nb",
+		     CALLS("accept NULL", "fcntl F_SETFL, O_RDONLY|O_NONBLOCK"));
 }
 END_TEST
 
@@ -389,6 +445,8 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, accept4_under_bsd_reads_nothing_from_the_listener);
 	tcase_add_test(tc, added_cloexec_is_atomic_through_native_accept4);
 	tcase_add_test(tc, emulated_accept4_costs_the_accept_plus_one_call_per_flag);
+	tcase_add_test(tc, the_fork_window_asks_once_whether_a_listener_blocks);
+	tcase_add_test(tc, the_fork_window_on_a_blocking_listener_costs_a_poll);
 	tcase_add_test(tc, native_accept4_costs_one_call);
 	tcase_add_test(tc, inherited_and_added_nonblock_share_one_setfl);
 	tcase_add_test(tc, retry_costs_nothing_until_an_error_is_seen);

@@ -1,0 +1,45 @@
+#include "taskstate.h"
+
+#include "text.h"
+
+char a4s_stat_state(const char *line, size_t len)
+{
+	size_t close = len;
+	for (size_t i = 0; i < len; i++)
+		if (line[i] == ')')
+			close = i;
+	return close + 2 < len && line[close + 1] == ' ' ? line[close + 2] : 0;
+}
+
+enum a4s_task_state a4s_task_state(int tid)
+{
+	char path[48];
+	struct a4s_buf b = A4S_BUF_INIT(path);
+	a4s_put(&b, "/proc/self/task/");
+	a4s_put_u64(&b, (uint64_t)tid);
+	a4s_put(&b, "/stat");
+	a4s_put_char(&b, '\0');
+	if (b.full)
+		return A4S_TASK_UNKNOWN;
+	int fd = a4s_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+	if (fd == -ENOENT || fd == -ESRCH)
+		return A4S_TASK_STUCK; /* the thread is gone */
+	if (fd < 0)
+		return A4S_TASK_UNKNOWN;
+	/* The state sits within the first few dozen bytes: the command
+	 * name is at most 15 of them. */
+	char line[96];
+	long n = a4s_sysret(syscall(SYS_read, fd, line, sizeof(line)));
+	a4s_close(fd);
+	if (n <= 0)
+		return n == -ESRCH ? A4S_TASK_STUCK : A4S_TASK_UNKNOWN;
+	switch (a4s_stat_state(line, (size_t)n)) {
+	case 'R': /* running or runnable: preempted */
+	case 'D': /* a page fault, lock_sock: it comes back by itself */
+		return A4S_TASK_RUNS;
+	case 0:
+		return A4S_TASK_UNKNOWN;
+	default: /* S, T, t, Z, X, I, P */
+		return A4S_TASK_STUCK;
+	}
+}
