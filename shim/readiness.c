@@ -49,6 +49,18 @@ static int start(int fd, struct a4s_wait *w)
 	socklen_t len = sizeof(tv);
 	if (a4s_sysret(syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len)) < 0)
 		return A4S_WAIT_LET_ACCEPT;
+	/* A sandbox that refuses accept (seccomp) answers at once, where
+	 * poll would wait for a connection first: ask it with a descriptor
+	 * the kernel itself would refuse with EBADF. */
+	if (a4s_sysret(syscall(SYS_accept, -1, NULL, NULL)) != -EBADF)
+		return A4S_WAIT_LET_ACCEPT;
+	/* accept takes its descriptor before it waits: out of descriptors,
+	 * it says EMFILE at once rather than after the next connection. */
+	int spare = a4s_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (spare == -EMFILE)
+		return -EMFILE;
+	if (spare >= 0)
+		a4s_close(spare);
 	w->timed = tv.tv_sec > 0 || tv.tv_usec > 0;
 	w->deadline = a4s_monotonic_ns() + (uint64_t)tv.tv_sec * A4S_SECOND_NS +
 		      (uint64_t)tv.tv_usec * 1000u;
@@ -92,7 +104,7 @@ int a4s_wait_for_connection(int fd, struct a4s_wait *w)
 	if (!w->started) {
 		int r = start(fd, w);
 		if (r)
-			return r;
+			return r; /* A4S_WAIT_LET_ACCEPT or -EMFILE */
 	}
 	bool careful = !w->timed && w->restart && w->interrupt;
 	for (;;) {

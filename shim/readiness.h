@@ -49,7 +49,8 @@ struct a4s_wait {
  * Returns 0 when the listener has something for accept (a connection, an
  * error, a hang-up), -EAGAIN when SO_RCVTIMEO ran out (accept's own
  * answer then), -EINTR when a signal handler ran after which accept would
- * have ended, or A4S_WAIT_LET_ACCEPT.
+ * have ended, -EMFILE when the process has no descriptor left (accept
+ * reserves one before it waits, and fails then), or A4S_WAIT_LET_ACCEPT.
  */
 A4S_HIDDEN int a4s_wait_for_connection(int fd, struct a4s_wait *w);
 

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -327,6 +328,32 @@ static void made_nonblocking(void *arg)
 START_TEST(a_listener_made_non_blocking_answers_eagain_at_once)
 {
 	T_IN_CHILD(made_nonblocking, NULL);
+}
+END_TEST
+
+static void out_of_descriptors(void *arg)
+{
+	(void)arg;
+	guard(10);
+	struct t_listener l;
+	t_listen(&l, T_TCP4, 0);
+	/* No descriptor left below the limit: accept says so at once, before
+	 * it would wait for a connection. */
+	int top = dup(0);
+	T_CHECK(top >= 0);
+	struct rlimit rl = { (rlim_t)top, (rlim_t)top };
+	close(top);
+	for (int fd = 0; fd < top; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			T_CHECK(dup2(l.fd, fd) == fd);
+	T_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	T_ASSERT(accept4(l.fd, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EMFILE,
+		 "accept4 at the descriptor limit: %s", strerror(errno));
+}
+
+START_TEST(out_of_descriptors_a_blocked_accept4_fails_at_once)
+{
+	T_IN_CHILD(out_of_descriptors, NULL);
 }
 END_TEST
 
@@ -651,6 +678,7 @@ int main(void)
 	tcase_add_test(tc, with_handlers_of_both_kinds_sa_restart_keeps_waiting_and_the_other_ends_it);
 	tcase_add_test(tc, a_socket_that_is_not_listening_answers_at_once);
 	tcase_add_test(tc, a_listener_made_non_blocking_answers_eagain_at_once);
+	tcase_add_test(tc, out_of_descriptors_a_blocked_accept4_fails_at_once);
 	tcase_add_test(tc, spawning_keeps_the_c_librarys_results_and_errno);
 	tcase_add_test(tc, a_child_that_cannot_be_made_fails_as_without_the_library);
 	suite_add_tcase(s, tc);
