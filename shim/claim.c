@@ -1,5 +1,7 @@
 #include "claim.h"
 
+#include <pthread.h>
+
 #include "futex.h"
 #include "self.h"
 #include "taskstate.h"
@@ -9,20 +11,6 @@ enum { CLAIMS = 256 };
 #define WAITING 0x80000000u
 
 static atomic_uint claims[CLAIMS];
-
-/* Whether a holder that has kept the claim `waited` ns is to be taken
- * over, and otherwise how long to sleep before looking again. */
-static bool take_over(unsigned holder, uint64_t waited, uint64_t *nap)
-{
-	if (waited < A4S_GATE_SHORT_WAIT_NS) {
-		*nap = A4S_GATE_SHORT_WAIT_NS - waited;
-		return false;
-	}
-	if (waited >= A4S_GATE_LONG_WAIT_NS || a4s_task_state((int)holder) == A4S_TASK_STUCK)
-		return true;
-	*nap = 5 * A4S_MS;
-	return false;
-}
 
 enum a4s_claimed a4s_claim_take(int fd, struct a4s_claim *c)
 {
@@ -44,7 +32,7 @@ enum a4s_claimed a4s_claim_take(int fd, struct a4s_claim *c)
 		uint64_t now = a4s_monotonic_ns(), nap = 0;
 		if (!start)
 			start = now;
-		if (take_over(w & ~WAITING, now - start, &nap)) {
+		if (!a4s_worth_waiting((int)(w & ~WAITING), now - start, &nap)) {
 			if (atomic_compare_exchange_strong(c->word, &w, c->me | WAITING)) {
 				c->held = true;
 				return A4S_CLAIMED_LATER;
@@ -55,6 +43,8 @@ enum a4s_claimed a4s_claim_take(int fd, struct a4s_claim *c)
 			continue;
 		a4s_futex_wait(c->word, w | WAITING, nap);
 		waited = true;
+		/* We hold nothing while waiting: accept's cancellation acts. */
+		pthread_testcancel();
 	}
 }
 

@@ -7,13 +7,12 @@
  * look again.
  *
  * No lock: a claim is an atomic word, the holder's kernel thread id. A
- * holder is waited for while it makes progress (taskstate.h), up to
- * A4S_GATE_LONG_WAIT_NS; one asleep in the kernel, stopped or gone for
- * A4S_GATE_SHORT_WAIT_NS only: it is blocked in an accept another process
- * won, or was cancelled or longjmp'd out and never gives the claim back.
- * Its claim is then taken over, and its own give-back does nothing. The
- * waiter holds nothing meanwhile, and goes back to poll, its
- * cancellation point, within those bounds. Listeners share claims by
+ * holder is waited for as a4s_worth_waiting (taskstate.h) says: while it
+ * runs, up to A4S_GATE_LONG_WAIT_NS; asleep in the kernel or stopped (in
+ * an accept another process won), A4S_GATE_SHORT_WAIT_NS; gone (cancelled
+ * in accept, it never gives the claim back), A4S_GATE_FIRST_LOOK_NS. Its
+ * claim is then taken over, and its own give-back does nothing. The waiter
+ * holds nothing meanwhile, and a cancel acts on it between naps. Listeners share claims by
  * descriptor number modulo a table size: two sharing one only take turns.
  */
 #ifndef A4S_CLAIM_H

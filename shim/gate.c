@@ -1,5 +1,6 @@
 #include "gate.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "futex.h"
@@ -170,6 +171,11 @@ static void wait_for_writers(uint32_t me)
 		sleep_end();
 		if (!busy)
 			return;
+		/* accept is a cancellation point, and this thread holds
+		 * nothing here: a cancel acts now, not after the wait. */
+		uint64_t mark = atomic_load(&readers_waiting_since);
+		atomic_compare_exchange_strong(&readers_waiting_since, &mark, 0);
+		pthread_testcancel();
 	}
 }
 
@@ -267,27 +273,25 @@ static void take_writer_slot(uint32_t me, struct a4s_gate_pass *p)
 	}
 }
 
-/* Whether the reader holding slot i with word w is making progress, as
- * far as /proc can tell. An id not yet stored for this stay: assume so. */
-static enum a4s_task_state reader_state(int i, uint64_t w)
+/* The kernel id of the reader in slot i with word w; 0 while the reader
+ * has not stored it for this stay yet. */
+static int reader_tid(int i, uint64_t w)
 {
 	uint64_t who = atomic_load_explicit(&readers[i].who, memory_order_relaxed);
-	if (HIGH(who) != HIGH(w))
-		return A4S_TASK_UNKNOWN;
-	return a4s_task_state((int)(uint32_t)who);
+	return HIGH(who) == HIGH(w) ? (int)(uint32_t)who : 0;
 }
 
 /*
  * Until no reader of another thread is inside. A reader is inside for a
- * microsecond unless something stops it there. Preempted, it is runnable,
- * and waited for up to A4S_GATE_LONG_WAIT_NS; asleep in the kernel (an
- * accept that blocked after all: another process took the connection),
- * stopped, or gone (cancelled, longjmp'd out of), it is waited for
- * A4S_GATE_SHORT_WAIT_NS. A reader given up on is marked, so that no later
- * writer waits for the same stay, and counted: the child about to be made
- * may inherit its socket. So is a reader of our own thread, which cannot
- * leave before we return: we are a signal handler on top of it, or it was
- * longjmp'd out of.
+ * microsecond unless something stops it there: preempted, it is waited for
+ * up to A4S_GATE_LONG_WAIT_NS; asleep in the kernel (an accept that blocked
+ * after all: another process took the connection) or stopped, up to
+ * A4S_GATE_SHORT_WAIT_NS; gone (cancelled in accept, say),
+ * A4S_GATE_FIRST_LOOK_NS (a4s_worth_waiting). A reader given up on is
+ * marked, so that no later writer waits for the same stay, and counted: the
+ * child about to be made may inherit its socket. So is a reader of our own
+ * thread, which cannot leave before we return: we are a signal handler on
+ * top of it, or it was longjmp'd out of.
  */
 static void wait_for_readers(uint32_t me)
 {
@@ -295,31 +299,23 @@ static void wait_for_readers(uint32_t me)
 	bool gave_up = false;
 	for (;;) {
 		unsigned seen = sleep_begin();
-		uint64_t waited = a4s_monotonic_ns() - start;
+		uint64_t waited = a4s_monotonic_ns() - start, sleep_ns = A4S_GATE_LONG_WAIT_NS;
 		bool waiting = false;
 		for (int i = 0; i < READERS; i++) {
-			uint64_t w = atomic_load(&readers[i].word);
+			uint64_t w = atomic_load(&readers[i].word), this_nap = 0;
 			if (SERIAL(w) == 0 || w == atomic_load(&readers[i].ignored))
 				continue;
-			bool give_up;
-			if (SERIAL(w) == me)
-				give_up = true;
-			else if (waited < A4S_GATE_SHORT_WAIT_NS)
-				give_up = false;
-			else if (waited >= A4S_GATE_LONG_WAIT_NS)
-				give_up = true;
-			else
-				give_up = reader_state(i, w) == A4S_TASK_STUCK;
-			if (give_up) {
-				atomic_store(&readers[i].ignored, w);
-				gave_up = true;
-			} else {
+			if (SERIAL(w) != me && a4s_worth_waiting(reader_tid(i, w), waited, &this_nap)) {
 				waiting = true;
+				if (this_nap < sleep_ns)
+					sleep_ns = this_nap;
+				continue;
 			}
+			atomic_store(&readers[i].ignored, w);
+			gave_up = true;
 		}
 		if (waiting)
-			nap(seen, waited < A4S_GATE_SHORT_WAIT_NS ? A4S_GATE_SHORT_WAIT_NS - waited
-								  : 5 * A4S_MS);
+			nap(seen, sleep_ns);
 		sleep_end();
 		if (!waiting)
 			break;

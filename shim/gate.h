@@ -14,7 +14,8 @@
  * hangs in accept (docs/fork-window.md says why each wait ends):
  *  - a writer waits for readers of other threads: a preempted one up to
  *    A4S_GATE_LONG_WAIT_NS, one asleep in the kernel (an accept that
- *    blocked after all), stopped or gone A4S_GATE_SHORT_WAIT_NS; then it
+ *    blocked after all) or stopped A4S_GATE_SHORT_WAIT_NS, one gone
+ *    A4S_GATE_FIRST_LOOK_NS (taskstate.h); then it
  *    makes the child anyway, remembers those readers so that no later
  *    writer waits for them again, and counts a fork_window_timeout;
  *  - a reader waits only outside the window, holding nothing, for a writer
@@ -36,7 +37,10 @@
 #define A4S_MS 1000000ULL
 /* A reader's window is an accept that does not block and one fcntl: a
  * microsecond. A writer gives a reader this long before it looks at why
- * the reader is still inside (taskstate.h)... */
+ * the reader is still inside (taskstate.h): a thread gone is given up on
+ * then... */
+#define A4S_GATE_FIRST_LOOK_NS (1 * A4S_MS)
+/* ... one asleep in the kernel or stopped after this long... */
 #define A4S_GATE_SHORT_WAIT_NS (20 * A4S_MS)
 /* ... and a reader that is only preempted this long: far longer than a
  * scheduler keeps a runnable thread off the CPU, even on a machine loaded
