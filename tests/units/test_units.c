@@ -7,7 +7,9 @@
  * call").
  */
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +19,8 @@
 #include "flags.h"
 #include "harness.h"
 #include "mode.h"
+#include "readiness.h"
+#include "taskstate.h"
 #include "text.h"
 
 static const char *flag_name(int flags)
@@ -340,6 +344,115 @@ START_TEST(a_failing_step_returns_its_errno_and_owner_and_signal_go_first)
 }
 END_TEST
 
+/* ---- the fork window's pure pieces (docs/fork-window.md) ---- */
+
+static char state_of(const char *line)
+{
+	return a4s_stat_state(line, strlen(line));
+}
+
+START_TEST(a_stat_line_gives_its_state_whatever_the_command_name)
+{
+	ck_assert_int_eq(state_of("123 (server) S 1 123 123 0"), 'S');
+	ck_assert_int_eq(state_of("7 (a) b) R 1 7"), 'R');
+	ck_assert_int_eq(state_of("7 ()) () D 1"), 'D');
+	ck_assert_int_eq(state_of("7 (x)"), 0);
+	ck_assert_int_eq(state_of("no parenthesis at all"), 0);
+	ck_assert_int_eq(state_of(""), 0);
+}
+END_TEST
+
+static atomic_int sleeper_tid;
+
+static void *sleep_long(void *arg)
+{
+	(void)arg;
+	atomic_store(&sleeper_tid, (int)syscall(SYS_gettid));
+	pause();
+	return NULL;
+}
+
+static void *exit_at_once(void *arg)
+{
+	*(int *)arg = (int)syscall(SYS_gettid);
+	return NULL;
+}
+
+START_TEST(a_thread_is_waited_for_while_it_runs_briefly_asleep_and_not_once_gone)
+{
+	int self = (int)syscall(SYS_gettid);
+	ck_assert_int_eq(a4s_task_state(self), A4S_TASK_RUNS);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, sleep_long, NULL), 0);
+	for (int i = 0; i < 5000 && (!atomic_load(&sleeper_tid) ||
+				     a4s_task_state(atomic_load(&sleeper_tid)) != A4S_TASK_ASLEEP); i++)
+		usleep(1000);
+	int asleep = atomic_load(&sleeper_tid);
+	ck_assert_int_eq(a4s_task_state(asleep), A4S_TASK_ASLEEP);
+	int gone = 0;
+	pthread_t g;
+	ck_assert_int_eq(pthread_create(&g, NULL, exit_at_once, &gone), 0);
+	ck_assert_int_eq(pthread_join(g, NULL), 0);
+	ck_assert_int_eq(a4s_task_state(gone), A4S_TASK_GONE);
+
+	uint64_t nap = 0, ms = A4S_MS;
+	/* Everyone gets the first millisecond. */
+	ck_assert(a4s_worth_waiting(gone, 0, &nap) && nap == ms);
+	ck_assert(!a4s_worth_waiting(gone, ms, &nap));
+	ck_assert(a4s_worth_waiting(asleep, 19 * ms, &nap) && nap <= 5 * ms);
+	ck_assert(!a4s_worth_waiting(asleep, 20 * ms, &nap));
+	ck_assert(a4s_worth_waiting(self, 999 * ms, &nap));
+	ck_assert(!a4s_worth_waiting(self, 1000 * ms, &nap));
+	/* An id not known yet: waited for as one that runs. */
+	ck_assert(a4s_worth_waiting(0, 500 * ms, &nap));
+	ck_assert(!a4s_worth_waiting(0, 1000 * ms, &nap));
+	pthread_cancel(t);
+	pthread_join(t, NULL);
+}
+END_TEST
+
+static void nothing(int sig)
+{
+	(void)sig;
+}
+
+static void handlers_sorted(void *arg)
+{
+	(void)arg;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = nothing;
+	sa.sa_flags = SA_RESTART;
+	T_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	T_CHECK(sigaction(SIGHUP, &sa, NULL) == 0);
+	sa.sa_flags = 0;
+	T_CHECK(sigaction(SIGUSR2, &sa, NULL) == 0);
+	T_CHECK(sigaction(SIGWINCH, &sa, NULL) == 0);
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGWINCH); /* blocked: its handler cannot run */
+	T_CHECK(sigprocmask(SIG_BLOCK, &block, NULL) == 0);
+	struct a4s_wait w;
+	T_ASSERT(a4s_wait_read_handlers(&w), "read the handlers");
+#define BIT(sig) (1ull << ((sig) - 1))
+	T_ASSERT((w.restart & (BIT(SIGUSR1) | BIT(SIGHUP))) == (BIT(SIGUSR1) | BIT(SIGHUP)),
+		 "SA_RESTART handlers %#llx", (unsigned long long)w.restart);
+	T_ASSERT(w.interrupt & BIT(SIGUSR2), "SIGUSR2 %#llx", (unsigned long long)w.interrupt);
+	T_ASSERT(!((w.restart | w.interrupt) & (BIT(SIGWINCH) | BIT(SIGPIPE))),
+		 "a blocked or ignored signal counted");
+	T_ASSERT(w.blocked & BIT(SIGWINCH), "the mask");
+	/* Those the C library keeps for itself never count. */
+	for (int sig = 32; sig < SIGRTMIN; sig++)
+		T_ASSERT(!((w.restart | w.interrupt) & BIT(sig)), "signal %d counted", sig);
+}
+
+START_TEST(the_handlers_that_could_run_decide_how_a_wait_ends)
+{
+	T_IN_CHILD(handlers_sorted, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("units");
@@ -358,6 +471,12 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fdstate");
 	tcase_add_test(tc, a_fresh_socket_has_exactly_the_flags_asked_for);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("forkwindow");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, a_stat_line_gives_its_state_whatever_the_command_name);
+	tcase_add_test(tc, a_thread_is_waited_for_while_it_runs_briefly_asleep_and_not_once_gone);
+	tcase_add_test(tc, the_handlers_that_could_run_decide_how_a_wait_ends);
 	suite_add_tcase(s, tc);
 	/* valgrind does not implement seccomp(2): its runs leave these out. */
 	tc = tcase_create("fdstate-counted");
