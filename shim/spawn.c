@@ -74,28 +74,34 @@ static spawn_fn *bound(_Atomic(spawn_fn *) *next)
 	return f;
 }
 
+/* posix_spawn and posix_spawnp: the pass lasts until the real call
+ * returns, which with the C library's CLONE_VFORK is when the child has
+ * exec'd (or failed to). */
+static int spawn_through(_Atomic(spawn_fn *) *next, pid_t *restrict pid,
+			 const char *restrict file, const posix_spawn_file_actions_t *fa,
+			 const posix_spawnattr_t *restrict attr, char *const argv[restrict],
+			 char *const envp[restrict])
+{
+	spawn_fn *real = bound(next);
+	struct a4s_gate_pass pass;
+	a4s_children_begin(&pass);
+	int r = real(pid, file, fa, attr, argv, envp);
+	a4s_children_end(&pass);
+	return r;
+}
+
 A4S_EXPORT int posix_spawn(pid_t *restrict pid, const char *restrict path,
 			   const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict attr,
 			   char *const argv[restrict], char *const envp[restrict])
 {
-	spawn_fn *real = bound(&next_spawn);
-	struct a4s_gate_pass pass;
-	a4s_children_begin(&pass);
-	int r = real(pid, path, fa, attr, argv, envp);
-	a4s_children_end(&pass);
-	return r;
+	return spawn_through(&next_spawn, pid, path, fa, attr, argv, envp);
 }
 
 A4S_EXPORT int posix_spawnp(pid_t *restrict pid, const char *restrict file,
 			    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict attr,
 			    char *const argv[restrict], char *const envp[restrict])
 {
-	spawn_fn *real = bound(&next_spawnp);
-	struct a4s_gate_pass pass;
-	a4s_children_begin(&pass);
-	int r = real(pid, file, fa, attr, argv, envp);
-	a4s_children_end(&pass);
-	return r;
+	return spawn_through(&next_spawnp, pid, file, fa, attr, argv, envp);
 }
 
 A4S_EXPORT pid_t _Fork(void)

@@ -29,6 +29,7 @@
 
 #include <accept4shim.h>
 #include "harness.h"
+#include "syscall_of.h"
 
 #pragma weak accept4shim_version
 
@@ -54,17 +55,6 @@ static void *accept_forever(void *arg)
 	return NULL;
 }
 
-static long in_syscall(int tid)
-{
-	char path[64], line[64] = "";
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	bool got = fgets(line, sizeof(line), f) != NULL;
-	fclose(f);
-	return got && line[0] != 'r' ? strtol(line, NULL, 10) : -1;
-}
 
 static bool waiting(long nr)
 {
@@ -85,8 +75,8 @@ static int probe_forks(int n, const char *way)
 		T_ASSERT(pthread_create(&t[i], NULL, accept_forever, &tids[i]) == 0, "thread");
 	long nr = -1;
 	for (int k = 0; k < 5000; k++) {
-		long a = atomic_load(&tids[0]) ? in_syscall(atomic_load(&tids[0])) : -1;
-		long b = atomic_load(&tids[1]) ? in_syscall(atomic_load(&tids[1])) : -1;
+		long a = atomic_load(&tids[0]) ? fw_syscall_of(atomic_load(&tids[0])) : -1;
+		long b = atomic_load(&tids[1]) ? fw_syscall_of(atomic_load(&tids[1])) : -1;
 		if (waiting(a) && waiting(b)) {
 			nr = a;
 			break;

@@ -33,6 +33,7 @@
 
 #include <accept4shim.h>
 #include "harness.h"
+#include "syscall_of.h"
 
 #pragma weak accept4shim_version
 #pragma weak accept4shim_get_stats
@@ -96,18 +97,6 @@ static void *block_in_accept4(void *arg)
 	return NULL;
 }
 
-/* The system call thread tid sits in, -1 while it runs. */
-static long in_syscall(int tid)
-{
-	char path[64], line[64] = "";
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -2;
-	bool got = fgets(line, sizeof(line), f) != NULL;
-	fclose(f);
-	return got && line[0] != 'r' ? strtol(line, NULL, 10) : -1;
-}
 
 /* Until the thread waits for a connection: in accept natively, in poll
  * when the library waits outside the fork window (or in accept inside it,
@@ -116,7 +105,7 @@ static long wait_until_blocked(struct blocked *b, bool want_accept)
 {
 	for (int i = 0; i < 2000; i++) {
 		int tid = atomic_load(&b->tid);
-		long nr = tid ? in_syscall(tid) : -1;
+		long nr = tid ? fw_syscall_of(tid) : -1;
 		if (nr == SYS_accept4 || nr == SYS_accept ||
 		    (!want_accept && (nr == SYS_poll || nr == SYS_ppoll)))
 			return nr;
