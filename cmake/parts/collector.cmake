@@ -1,0 +1,38 @@
+# The trace ring (shim/ring.c: the host's side, written into by the library)
+# and accept4shim-collector (collector/: the reader, formatting with the
+# library's own formatter and writing where ACCEPT4SHIM_LOG would).
+#
+# The ring's host side is part of the library's objects (hidden, like all
+# of them) so that the library and the unit tests build it under the
+# library's rules; docs/collector.md says what wires it into the trace.
+target_sources(a4s_core PRIVATE
+  ${PROJECT_SOURCE_DIR}/shim/ring.c
+  ${PROJECT_SOURCE_DIR}/shim/ringlink.c
+  ${PROJECT_SOURCE_DIR}/shim/ringrec.c)
+
+# The library's pure pieces the collector runs: the record and summary
+# formatters (one formatter for both, so the bytes are the same), the
+# option parsers the variables use, and the ring. Not a4s_core: that would
+# bring the library's loader (a constructor reading ACCEPT4SHIM_*) into the
+# collector.
+set(A4S_COLLECTOR_SHIM
+  shim/addrfmt.c
+  shim/config.c
+  shim/errnames.c
+  shim/flags.c
+  shim/record.c
+  shim/ring.c
+  shim/ringrec.c
+  shim/summaryfmt.c
+  shim/text.c
+  shim/timefmt.c)
+list(TRANSFORM A4S_COLLECTOR_SHIM PREPEND ${PROJECT_SOURCE_DIR}/)
+
+# The collector's own parts, without main(), so that tests link them.
+add_library(a4s_collector_parts OBJECT
+  collector/busguard.c
+  collector/ringread.c)
+target_include_directories(a4s_collector_parts PUBLIC
+  ${PROJECT_SOURCE_DIR}/collector ${PROJECT_SOURCE_DIR}/shim ${PROJECT_SOURCE_DIR}/include)
+target_compile_options(a4s_collector_parts PRIVATE ${A4S_WARNINGS})
+target_compile_definitions(a4s_collector_parts PUBLIC _GNU_SOURCE)
