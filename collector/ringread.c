@@ -62,6 +62,7 @@ static const char *check_header(struct a4s_ring_reader *rd, const struct a4s_rin
 		return "ring size does not match the file";
 	rd->mask = copy.slot_count - 1;
 	rd->host_flags = copy.host_flags;
+	rd->host_pid = copy.host_pid;
 	memcpy(rd->log_skip, copy.log_skip, sizeof(rd->log_skip));
 	return NULL;
 }
@@ -257,15 +258,18 @@ void a4s_ring_publish(struct a4s_ring_reader *rd)
 	rd->published = rd->tail;
 }
 
-void a4s_ring_read_dropped(const struct a4s_ring_reader *rd, struct a4s_ring_dropped *out)
+#define COPY(field) \
+	atomic_store_explicit(&out->field, atomic_load_explicit(&c->field, RELAXED), RELAXED)
+
+void a4s_ring_read_dropped(const struct a4s_ring_reader *rd, struct a4s_ring_counts *out)
 {
 	const struct a4s_ring_counts *c = rd->dropped;
-	out->calls = atomic_load_explicit(&c->calls, RELAXED);
-	out->accepted = atomic_load_explicit(&c->accepted, RELAXED);
-	out->failed = atomic_load_explicit(&c->failed, RELAXED);
-	out->emulated = atomic_load_explicit(&c->emulated, RELAXED);
-	out->retried_calls = atomic_load_explicit(&c->retried_calls, RELAXED);
-	out->retries = atomic_load_explicit(&c->retries, RELAXED);
+	COPY(calls);
+	COPY(accepted);
+	COPY(failed);
+	COPY(emulated);
+	COPY(retried_calls);
+	COPY(retries);
 	for (int i = 0; i < A4S_RING_ERRNO_SLOTS; i++)
-		out->errors[i] = atomic_load_explicit(&c->errors[i], RELAXED);
+		COPY(errors[i]);
 }

@@ -44,6 +44,7 @@ struct a4s_ring_reader {
 	uint32_t mask;
 	/* The header's settings, copied at attach. */
 	uint32_t host_flags;
+	int host_pid;
 	uint64_t log_skip[A4S_RING_SKIP_WORDS];
 
 	uint64_t tail;      /* the next position to take (ours, not the shared word) */
@@ -83,11 +84,7 @@ void a4s_ring_publish(struct a4s_ring_reader *rd);
 
 /* The header's dropped counts, read now (relaxed, one by one; numbers the
  * host wrote, to be taken as its word). */
-struct a4s_ring_dropped {
-	uint64_t calls, accepted, failed, emulated, retried_calls, retries;
-	uint64_t errors[A4S_RING_ERRNO_SLOTS];
-};
-void a4s_ring_read_dropped(const struct a4s_ring_reader *rd, struct a4s_ring_dropped *out);
+void a4s_ring_read_dropped(const struct a4s_ring_reader *rd, struct a4s_ring_counts *out);
 
 /* For the tests: attach without checking the seals and the file type, to
  * prove that a file shrunk under the mapping costs a BROKEN, not a crash. */

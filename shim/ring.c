@@ -45,7 +45,7 @@ static long map_shared(int fd, size_t size)
 	return a4s_sysret(syscall(nr, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0L));
 }
 
-int a4s_ring_create(struct a4s_ring *r, uint32_t slot_count, uint32_t host_flags,
+int a4s_ring_create(struct a4s_ring *r, uint32_t slot_count, int host_pid, uint32_t host_flags,
 		    const uint64_t *log_skip)
 {
 	if (!valid_slot_count(slot_count))
@@ -78,6 +78,7 @@ int a4s_ring_create(struct a4s_ring *r, uint32_t slot_count, uint32_t host_flags
 	h->slot_count = slot_count;
 	h->total_size = size;
 	h->host_flags = host_flags;
+	h->host_pid = host_pid;
 	if (log_skip)
 		memcpy(h->log_skip, log_skip, sizeof(h->log_skip));
 	atomic_thread_fence(memory_order_release);
@@ -132,9 +133,8 @@ void a4s_ring_commit(struct a4s_ring *r, uint64_t pos)
 			      memory_order_release);
 }
 
-void a4s_ring_count_dropped(struct a4s_ring *r, const struct a4s_ring_record *rec)
+void a4s_ring_count(struct a4s_ring_counts *c, const struct a4s_ring_record *rec)
 {
-	struct a4s_ring_counts *c = &r->hdr->dropped;
 	atomic_fetch_add_explicit(&c->calls, 1, RELAXED);
 	if (rec->fd >= 0) {
 		atomic_fetch_add_explicit(&c->accepted, 1, RELAXED);
@@ -159,7 +159,7 @@ bool a4s_ring_append(struct a4s_ring *r, const struct a4s_ring_record *rec)
 	uint64_t pos;
 	struct a4s_ring_record *s = a4s_ring_reserve(r, &pos);
 	if (!s) {
-		a4s_ring_count_dropped(r, rec);
+		a4s_ring_count(&r->hdr->dropped, rec);
 		return false;
 	}
 	memcpy(s, rec, offsetof(struct a4s_ring_record, local));

@@ -72,7 +72,7 @@ struct a4s_ring_header {
 	uint32_t slot_count;   /* a power of two */
 	uint64_t total_size;   /* header_size + slot_size * slot_count */
 	uint32_t host_flags;   /* A4S_RING_HOST_* */
-	uint32_t reserved0;
+	int32_t host_pid;      /* the host's pid as it sees it: its summaries' */
 	uint64_t log_skip[A4S_RING_SKIP_WORDS];
 	/* The next position to reserve, on a cache line of its own: every
 	 * writer touches it. */
@@ -156,11 +156,11 @@ struct a4s_ring {
 };
 
 /* Creates, sizes, seals and maps a ring of slot_count slots (a power of two
- * within the bounds above, else A4S_RING_SLOTS_DEFAULT). host_flags and
- * log_skip (NULL: none) go into the header. 0, or -errno with nothing left
- * open or mapped. */
-A4S_HIDDEN int a4s_ring_create(struct a4s_ring *r, uint32_t slot_count, uint32_t host_flags,
-			       const uint64_t *log_skip);
+ * within the bounds above, else A4S_RING_SLOTS_DEFAULT). host_pid,
+ * host_flags and log_skip (NULL: none) go into the header. 0, or -errno
+ * with nothing left open or mapped. */
+A4S_HIDDEN int a4s_ring_create(struct a4s_ring *r, uint32_t slot_count, int host_pid,
+			       uint32_t host_flags, const uint64_t *log_skip);
 /* Unmaps the ring and closes its memfd. */
 A4S_HIDDEN void a4s_ring_destroy(struct a4s_ring *r);
 
@@ -177,7 +177,8 @@ A4S_HIDDEN void a4s_ring_commit(struct a4s_ring *r, uint64_t pos);
 /* One record: reserve, copy, commit. False when the ring was full: then the
  * record is counted in the header's dropped counts by its outcome. */
 A4S_HIDDEN bool a4s_ring_append(struct a4s_ring *r, const struct a4s_ring_record *rec);
-/* Counts a record that could not be appended, by its outcome. */
-A4S_HIDDEN void a4s_ring_count_dropped(struct a4s_ring *r, const struct a4s_ring_record *rec);
+/* Counts one call by its outcome, as a summary counts it: the host its
+ * dropped records, the collector the records it took. */
+A4S_HIDDEN void a4s_ring_count(struct a4s_ring_counts *c, const struct a4s_ring_record *rec);
 
 #endif

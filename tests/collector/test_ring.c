@@ -78,7 +78,7 @@ static bool identify(const struct a4s_ring_record *r, int *writer, uint32_t *k)
 
 static void create(struct a4s_ring *r, uint32_t slots)
 {
-	ck_assert_int_eq(a4s_ring_create(r, slots, 0, NULL), 0);
+	ck_assert_int_eq(a4s_ring_create(r, slots, 1234, 0, NULL), 0);
 }
 
 static void attach(struct a4s_ring_reader *rd, const struct a4s_ring *r)
@@ -176,7 +176,7 @@ START_TEST(full_ring_drops_and_counts_by_outcome)
 	in.how = A4S_RING_NATIVE;
 	ck_assert(!a4s_ring_append(&r, &in));
 
-	struct a4s_ring_dropped d;
+	struct a4s_ring_counts d;
 	a4s_ring_read_dropped(&rd, &d);
 	ck_assert_uint_eq(d.calls, 3);
 	ck_assert_uint_eq(d.accepted, 2);
@@ -330,7 +330,7 @@ static void hammer(uint32_t slots)
 				atomic_store(&done, 1);
 		}
 	}
-	struct a4s_ring_dropped d;
+	struct a4s_ring_counts d;
 	a4s_ring_read_dropped(&rd, &d);
 	uint64_t taken = 0, appended = 0;
 	for (int i = 0; i < WRITERS; i++) {

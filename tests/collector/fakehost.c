@@ -1,0 +1,185 @@
+/*
+ * A test host for the collector: plays a traced process through the
+ * library's own ring and link code (shim/ring.c, shim/ringlink.c), as the
+ * library will once ACCEPT4SHIM_LOG=collector:PATH is wired in.
+ *
+ *   a4s_fakehost --socket=PATH [--slots=N] [--stats] [--seed=S]
+ *                [--expect=FILE --format=text|json] ACTION...
+ *
+ * Actions, run in order (each one's result on stdout, one line):
+ *   connect     create the ring, connect, send it: "reply STATUS"
+ *   write:N     N random records (randrec.h); the ones the ring took are
+ *               also formatted with a4s_format_record into the --expect
+ *               file, the bytes the collector must write for them
+ *   flat:N      N records as fast as they can be written: "flat written N
+ *               appended A dropped D" -- the host never waits
+ *   report      "written W appended A dropped D" since the start
+ *   wait        reads a line from stdin (the test says when to go on)
+ *   reconnect   once the collector is gone (looked at once a second, as
+ *               the library will), connects again and sends the same ring:
+ *               "reply STATUS"
+ *   kill        SIGKILL, now
+ * At the end it exits 0, which closes its socket.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "randrec.h"
+#include "record.h"
+#include "ring.h"
+#include "ringlink.h"
+#include "ringrec.h"
+
+static struct a4s_ring ring = { .fd = -1 };
+static int sock = -1;
+static const char *path;
+static uint64_t written, appended, dropped;
+static int expect_fd = -1;
+static enum a4s_log_format format;
+
+static int link_ring(void)
+{
+	int r = a4s_ringlink_connect(path, &sock);
+	if (r == 0)
+		r = a4s_ringlink_send(sock, &ring);
+	if (r == 0)
+		r = a4s_ringlink_reply(sock, 5000);
+	return r;
+}
+
+static void do_write(struct randrec *g, long n)
+{
+	for (long i = 0; i < n; i++) {
+		struct a4s_record r;
+		struct a4s_ring_record w;
+		randrec_make(g, &r, getpid(), gettid());
+		a4s_ringrec_from_record(&r, &w);
+		written++;
+		if (!a4s_ring_append(&ring, &w)) {
+			dropped++;
+			continue;
+		}
+		appended++;
+		if (expect_fd >= 0) {
+			char line[A4S_RECORD_MAX];
+			size_t len = a4s_format_record(&r, format, line, sizeof(line));
+			(void)!write(expect_fd, line, len);
+		}
+	}
+}
+
+static void do_flat(long n)
+{
+	struct a4s_ring_record w;
+	memset(&w, 0, sizeof(w));
+	w.pid = getpid();
+	w.tid = gettid();
+	w.call = A4S_RING_ACCEPT4;
+	w.fd = 5;
+	uint64_t a = 0, d = 0;
+	for (long i = 0; i < n; i++) {
+		w.dur_ns = (uint64_t)i;
+		w.ts_sec = 1700000000 + i / 1000;
+		if (a4s_ring_append(&ring, &w))
+			a++;
+		else
+			d++;
+	}
+	written += (uint64_t)n;
+	appended += a;
+	dropped += d;
+	printf("flat written %ld appended %llu dropped %llu\n", n, (unsigned long long)a,
+	       (unsigned long long)d);
+}
+
+/* As the library will: look at most once a second whether the collector
+ * still holds its end, and when it does not, connect anew. */
+static void do_reconnect(void)
+{
+	for (int i = 0; i < 60; i++) {
+		if (sock >= 0 && a4s_ringlink_alive(sock)) {
+			sleep(1);
+			continue;
+		}
+		if (sock >= 0)
+			close(sock);
+		sock = -1;
+		int r = link_ring();
+		if (r == 0 || i == 59) {
+			printf("reply %d\n", r);
+			return;
+		}
+		sleep(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	uint32_t slots = 0, flags = 0;
+	uint64_t seed = 1;
+	const char *expect = NULL;
+	int i = 1;
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strncmp(argv[i], "--socket=", 9) == 0)
+			path = argv[i] + 9;
+		else if (strncmp(argv[i], "--slots=", 8) == 0)
+			slots = (uint32_t)strtoul(argv[i] + 8, NULL, 10);
+		else if (strcmp(argv[i], "--stats") == 0)
+			flags |= A4S_RING_HOST_STATS;
+		else if (strncmp(argv[i], "--seed=", 7) == 0)
+			seed = strtoull(argv[i] + 7, NULL, 10);
+		else if (strncmp(argv[i], "--expect=", 9) == 0)
+			expect = argv[i] + 9;
+		else if (strcmp(argv[i], "--format=json") == 0)
+			format = A4S_FORMAT_JSON;
+		else if (strcmp(argv[i], "--format=text") == 0)
+			format = A4S_FORMAT_TEXT;
+		else {
+			fprintf(stderr, "a4s_fakehost: bad option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!path)
+		return 2;
+	if (expect) {
+		expect_fd = open(expect, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (expect_fd < 0)
+			return 3;
+	}
+	setvbuf(stdout, NULL, _IONBF, 0);
+	struct randrec g;
+	randrec_seed(&g, seed);
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "connect") == 0) {
+			int r = a4s_ring_create(&ring, slots, getpid(), flags, NULL);
+			if (r == 0)
+				r = link_ring();
+			printf("reply %d\n", r);
+		} else if (strncmp(a, "write:", 6) == 0) {
+			do_write(&g, strtol(a + 6, NULL, 10));
+		} else if (strncmp(a, "flat:", 5) == 0) {
+			do_flat(strtol(a + 5, NULL, 10));
+		} else if (strcmp(a, "report") == 0) {
+			printf("written %llu appended %llu dropped %llu\n", (unsigned long long)written,
+			       (unsigned long long)appended, (unsigned long long)dropped);
+		} else if (strcmp(a, "wait") == 0) {
+			char c;
+			while (read(0, &c, 1) == 1 && c != '\n')
+				;
+		} else if (strcmp(a, "reconnect") == 0) {
+			do_reconnect();
+		} else if (strcmp(a, "kill") == 0) {
+			raise(SIGKILL);
+		} else {
+			fprintf(stderr, "a4s_fakehost: bad action %s\n", a);
+			return 2;
+		}
+	}
+	return 0;
+}
