@@ -153,12 +153,18 @@ static void host_gone(struct host *h, uint64_t now_ns)
 		a4s_ring_host_gone(&h->rd);
 		while (drain(h, now_ns, A4S_DRAIN_BATCH) == A4S_RING_GOT)
 			;
+		/* Written before it is summed up: what the output loses is in
+		 * the summary. */
+		a4s_out_flush_all();
 		struct a4s_summary s;
 		uint64_t errors[A4S_RING_ERRNO_SLOTS];
 		summarize(h, &s, errors);
+		uint64_t lost = h->out_dropped;
 		if ((h->rd.host_flags & A4S_RING_HOST_STATS) || s.dropped)
 			a4s_out_summary(h->out, &s, "exit", h->cred.pid, &h->out_dropped);
 		a4s_out_flush_all();
+		if (h->out_dropped > lost)
+			a4s_out_summary_stderr(&s);
 		a4s_ring_publish(&h->rd);
 		a4s_out_release(h->out);
 		a4s_ring_detach(&h->rd);

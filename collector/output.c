@@ -354,6 +354,14 @@ void a4s_out_summary(struct a4s_out *o, const struct a4s_summary *s, const char 
 	gather(o, line, n, dropped);
 }
 
+void a4s_out_summary_stderr(const struct a4s_summary *s)
+{
+	char line[A4S_SUMMARY_MAX];
+	size_t n = a4s_format_summary(s, opts->format, line, sizeof(line));
+	if (n)
+		(void)!write(2, line, n);
+}
+
 void a4s_out_flush_all(void)
 {
 	for (struct a4s_out *o = outputs; o; o = o->next)

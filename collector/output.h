@@ -36,6 +36,9 @@ void a4s_out_record(struct a4s_out *o, const struct a4s_record *r, int host_pid,
 		    uint64_t *dropped);
 void a4s_out_summary(struct a4s_out *o, const struct a4s_summary *s, const char *kind,
 		     int host_pid, uint64_t *dropped);
+/* A summary that could not reach the destination: to our stderr, so
+ * that what was lost is said somewhere (as the library does). */
+void a4s_out_summary_stderr(const struct a4s_summary *s);
 /* Writes what is gathered, everywhere. */
 void a4s_out_flush_all(void);
 /* About once a second: a file renamed or removed is opened anew at its

@@ -79,6 +79,15 @@ int a4s_ringlink_reply(int sock, int timeout_ms)
 	return reply.status > 0 ? -reply.status : reply.status == 0 ? 0 : -EPROTO;
 }
 
+int a4s_ringlink_handover(int sock, const struct a4s_ring *r, int timeout_ms)
+{
+	int sent = a4s_ringlink_send(sock, r);
+	if (sent < 0 && sent != -EPIPE && sent != -ECONNRESET)
+		return sent;
+	int answer = a4s_ringlink_reply(sock, timeout_ms);
+	return answer == -ECONNRESET && sent < 0 ? sent : answer;
+}
+
 bool a4s_ringlink_alive(int sock)
 {
 	char c;

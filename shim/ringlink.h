@@ -45,6 +45,10 @@ A4S_HIDDEN int a4s_ringlink_send(int sock, const struct a4s_ring *r);
 /* The collector's answer, waiting at most timeout_ms: its status negated
  * (0: attached), -ETIMEDOUT, or -ECONNRESET if it hung up. */
 A4S_HIDDEN int a4s_ringlink_reply(int sock, int timeout_ms);
+/* Both: the hello, then the answer. A collector that refuses a host
+ * (another user's) answers at once and hangs up, so the hello may meet
+ * EPIPE; its answer is still there to read, and is what this returns. */
+A4S_HIDDEN int a4s_ringlink_handover(int sock, const struct a4s_ring *r, int timeout_ms);
 /* Whether the collector still holds its end (one recv, MSG_PEEK). */
 A4S_HIDDEN bool a4s_ringlink_alive(int sock);
 

@@ -46,9 +46,7 @@ static int link_ring(void)
 {
 	int r = a4s_ringlink_connect(path, &sock);
 	if (r == 0)
-		r = a4s_ringlink_send(sock, &ring);
-	if (r == 0)
-		r = a4s_ringlink_reply(sock, 5000);
+		r = a4s_ringlink_handover(sock, &ring, 5000);
 	return r;
 }
 
