@@ -14,6 +14,12 @@
 #include "ringread.h"
 #include "ringrec.h"
 
+/* A host's counts as summaries have them, plain. */
+struct tally {
+	uint64_t calls, accepted, failed, emulated, retried_calls, retries, dropped;
+	uint64_t errors[A4S_RING_ERRNO_SLOTS];
+};
+
 struct host {
 	struct host *next;
 	int sock;
@@ -24,6 +30,9 @@ struct host {
 	struct a4s_out *out;
 	struct a4s_ring_counts taken; /* the records taken, by outcome */
 	uint64_t out_dropped;         /* ...of which the output lost these */
+	bool caught_up;               /* the last drain emptied the ring */
+	struct tally last;            /* the totals of the last summary */
+	uint64_t last_ns;             /* ...and when it was (or the attach) */
 };
 
 static const struct a4s_collector_options *opts;
@@ -63,47 +72,89 @@ static void reply(const struct host *h, int status)
 	(void)!send(h->sock, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-static void add_counts(struct a4s_ring_counts *to, const struct a4s_ring_counts *from)
-{
-	to->calls += from->calls;
-	to->accepted += from->accepted;
-	to->failed += from->failed;
-	to->emulated += from->emulated;
-	to->retried_calls += from->retried_calls;
-	to->retries += from->retries;
-	for (int i = 0; i < A4S_RING_ERRNO_SLOTS; i++)
-		to->errors[i] += from->errors[i];
-}
-
 /*
- * The host's counts as a summary has them: the records taken, the ones the
- * host dropped for a full ring (its word), the ones lost on the way
- * (abandoned, torn, corrupt: one call each, outcome unknown) and the ones
- * the output could not write. Dropped is everything that did not reach
- * the output.
+ * The host's counts: the records taken, the ones the host dropped for a
+ * full ring (its word), the ones lost on the way (abandoned, torn,
+ * corrupt: one call each, outcome unknown) and the ones the output could
+ * not write. Dropped is everything that did not reach the output.
  */
-static void summarize(struct host *h, struct a4s_summary *s, uint64_t errors[])
+static void count(struct host *h, struct tally *t)
 {
-	struct a4s_ring_counts all;
-	a4s_ring_read_dropped(&h->rd, &all);
-	uint64_t dropped_by_host = all.calls;
-	add_counts(&all, &h->taken);
+	struct a4s_ring_counts d;
+	a4s_ring_read_dropped(&h->rd, &d);
+	const struct a4s_ring_counts *k = &h->taken;
 	const struct a4s_ring_seen *seen = &h->rd.seen;
 	uint64_t lost = seen->abandoned + seen->torn + seen->corrupt;
+	t->calls = k->calls + d.calls + lost;
+	t->accepted = k->accepted + d.accepted;
+	t->failed = k->failed + d.failed;
+	t->emulated = k->emulated + d.emulated;
+	t->retried_calls = k->retried_calls + d.retried_calls;
+	t->retries = k->retries + d.retries;
+	t->dropped = d.calls + lost + h->out_dropped;
+	for (int i = 0; i < A4S_RING_ERRNO_SLOTS; i++)
+		t->errors[i] = k->errors[i] + d.errors[i];
+}
+
+static void to_summary(const struct host *h, const struct tally *t, struct a4s_summary *s)
+{
 	memset(s, 0, sizeof(*s));
 	clock_gettime(CLOCK_REALTIME, &s->ts);
 	s->pid = h->rd.host_pid;
-	s->calls = all.calls + lost;
-	s->accepted = all.accepted;
-	s->failed = all.failed;
-	s->emulated = all.emulated;
-	s->retried_calls = all.retried_calls;
-	s->retries = all.retries;
-	s->dropped = dropped_by_host + lost + h->out_dropped;
-	for (int i = 0; i < A4S_RING_ERRNO_SLOTS; i++)
-		errors[i] = all.errors[i];
-	s->errors = errors;
+	s->calls = t->calls;
+	s->accepted = t->accepted;
+	s->failed = t->failed;
+	s->emulated = t->emulated;
+	s->retried_calls = t->retried_calls;
+	s->retries = t->retries;
+	s->dropped = t->dropped;
+	s->errors = t->errors;
 	s->nerrors = A4S_RING_ERRNO_SLOTS;
+}
+
+/* What happened since the last summary. The host's own counts are its
+ * word and may go backwards if it lies: never below zero here. */
+static void since(const struct tally *now, const struct tally *then, struct tally *d)
+{
+#define SINCE(f) d->f = now->f > then->f ? now->f - then->f : 0
+	SINCE(calls);
+	SINCE(accepted);
+	SINCE(failed);
+	SINCE(emulated);
+	SINCE(retried_calls);
+	SINCE(retries);
+	SINCE(dropped);
+	for (int i = 0; i < A4S_RING_ERRNO_SLOTS; i++)
+		SINCE(errors[i]);
+#undef SINCE
+}
+
+/*
+ * An interval summary (the library's, from ACCEPT4SHIM_STATS_INTERVAL):
+ * the counts since the last summary and the host's totals. Written every
+ * --stats-interval seconds for a host that made calls meanwhile, and, with
+ * or without it, as soon as the collector has caught up with a host that
+ * lost records since its last summary: what was lost reaches the output
+ * then, not only when the host exits.
+ */
+static void interval_summary(struct host *h, uint64_t now_ns)
+{
+	struct tally total, d;
+	count(h, &total);
+	since(&total, &h->last, &d);
+	bool due = opts->stats_interval_ns && now_ns - h->last_ns >= opts->stats_interval_ns &&
+		   d.calls;
+	bool lost = d.dropped && h->caught_up;
+	if (!due && !lost)
+		return;
+	struct a4s_summary s, totals;
+	to_summary(h, &d, &s);
+	to_summary(h, &total, &totals);
+	s.totals = &totals;
+	s.interval_ns = now_ns - h->last_ns;
+	a4s_out_summary(h->out, &s, "interval", h->cred.pid, &h->out_dropped);
+	h->last = total;
+	h->last_ns = now_ns;
 }
 
 /* Takes up to `batch` records from h's ring to the output. */
@@ -156,9 +207,10 @@ static void host_gone(struct host *h, uint64_t now_ns)
 		/* Written before it is summed up: what the output loses is in
 		 * the summary. */
 		a4s_out_flush_all();
+		struct tally total;
 		struct a4s_summary s;
-		uint64_t errors[A4S_RING_ERRNO_SLOTS];
-		summarize(h, &s, errors);
+		count(h, &total);
+		to_summary(h, &total, &s);
 		uint64_t lost = h->out_dropped;
 		if ((h->rd.host_flags & A4S_RING_HOST_STATS) || s.dropped)
 			a4s_out_summary(h->out, &s, "exit", h->cred.pid, &h->out_dropped);
@@ -243,7 +295,7 @@ static int the_fd(struct msghdr *msg)
 }
 
 /* The hello: a version we speak, and one sealed memfd holding a ring. */
-static void hello(struct host *h)
+static void hello(struct host *h, uint64_t now_ns)
 {
 	struct a4s_ringlink_hello msg_hello;
 	union {
@@ -294,6 +346,7 @@ static void hello(struct host *h)
 		return;
 	}
 	h->attached = true;
+	h->last_ns = now_ns;
 	reply(h, 0);
 }
 
@@ -305,7 +358,7 @@ void a4s_hosts_event(int fd, short revents, uint64_t now_ns)
 	if (!h || !revents)
 		return;
 	if (!h->attached) {
-		hello(h);
+		hello(h, now_ns);
 		return;
 	}
 	/* Nothing more is said on an attached socket: what comes is its end,
@@ -326,6 +379,7 @@ bool a4s_hosts_drain(uint64_t now_ns)
 		enum a4s_ring_status st = drain(h, now_ns, A4S_DRAIN_BATCH);
 		if (st == A4S_RING_GOT)
 			more = true;
+		h->caught_up = st == A4S_RING_EMPTY;
 		if (st == A4S_RING_BROKEN) {
 			say(h, "dropped", "its ring's memory faulted");
 			a4s_out_flush_all(); /* out_dropped is about to go */
@@ -351,6 +405,8 @@ void a4s_hosts_tick(uint64_t now_ns)
 		if (!h->attached && now_ns > h->hello_deadline_ns) {
 			say(h, "refused", "no hello");
 			unlink_host(h);
+		} else if (h->attached) {
+			interval_summary(h, now_ns);
 		}
 	}
 }

@@ -2,11 +2,9 @@
 
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
-#include "errnames.h"
 
 #ifndef A4S_VERSION
 #define A4S_VERSION "unknown"
@@ -26,51 +24,13 @@ static int bad(const char *what, const char *value, const char *accepted)
 	return 2;
 }
 
-/*
- * NAMES: errno names joined by ',', as ACCEPT4SHIM_LOG_SKIP. The names are
- * the trace's own (errnames.c); a name is looked up among them rather than
- * kept in a second table.
- * TODO(integration): once ACCEPT4SHIM_LOG_SKIP's parser is on main
- * (a4s_parse_log_skip), use it here instead.
- */
-static bool parse_skip(const char *s, uint64_t out[A4S_RING_SKIP_WORDS])
-{
-	memset(out, 0, A4S_RING_SKIP_WORDS * sizeof(out[0]));
-	while (*s) {
-		size_t n = strcspn(s, ",");
-		int found = 0;
-		for (int e = 1; e < 64 * A4S_RING_SKIP_WORDS && !found; e++) {
-			const char *name = a4s_errno_name(e);
-			if (name && strlen(name) == n && memcmp(name, s, n) == 0)
-				found = e;
-		}
-		if (!found)
-			return false;
-		out[found / 64] |= 1ull << (found % 64);
-		s += n;
-		if (*s == ',' && *++s == '\0')
-			return false; /* a trailing comma names nothing */
-	}
-	return true;
-}
+_Static_assert(A4S_RING_SKIP_WORDS == A4S_SKIP_BITS / 64, "the ring carries a skip set");
 
-/* TODO(integration): a4s_parse_stats_interval, once on main. */
-static bool parse_interval(const char *s, uint64_t *ns)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return false;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*end || v > 4294967295ull)
-		return false;
-	*ns = v * 1000000000ull;
-	return true;
-}
-
+/* The bits as a4s_log_skips reads them in the library. */
 bool a4s_collector_writes(const uint64_t skip[A4S_RING_SKIP_WORDS], int err)
 {
 	unsigned e = (unsigned)err;
-	return !(e < 64 * A4S_RING_SKIP_WORDS && (skip[e / 64] >> (e % 64) & 1));
+	return !(e < A4S_SKIP_BITS && (skip[e / 64] >> (e % 64) & 1));
 }
 
 int a4s_collector_options(int argc, char **argv, struct a4s_collector_options *o)
@@ -103,11 +63,11 @@ int a4s_collector_options(int argc, char **argv, struct a4s_collector_options *o
 				return bad("--log-format", optarg, "text, json");
 			break;
 		case O_SKIP:
-			if (!parse_skip(optarg, o->log_skip))
+			if (!a4s_parse_log_skip(optarg, o->log_skip))
 				return bad("--log-skip", optarg, "errno names joined by ','");
 			break;
 		case O_INTERVAL:
-			if (!parse_interval(optarg, &o->stats_interval_ns))
+			if (!a4s_parse_stats_interval(optarg, &o->stats_interval_ns))
 				return bad("--stats-interval", optarg, "seconds, 0 or more");
 			break;
 		case O_HELP:

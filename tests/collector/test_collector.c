@@ -218,6 +218,90 @@ START_TEST(stopped_collector_never_blocks_a_host_and_every_record_is_counted)
 }
 END_TEST
 
+/* "Dropped counts reach the output as summary records when the collector
+ * catches up": a host that lost records while the collector was stopped,
+ * and is still running, gets an interval summary saying so as soon as the
+ * collector has emptied its ring -- not only when it exits. */
+START_TEST(losses_reach_the_output_in_a_summary_when_the_collector_catches_up)
+{
+	struct ck_collector c;
+	ck_dir(&c, 0);
+	char log[512], path[400];
+	snprintf(path, sizeof(path), "%s/out.log", c.dir);
+	snprintf(log, sizeof(log), "--log=%s", path);
+	ck_assert(ck_start(&c, 0, (const char *[]){ log, "--log-format=json", NULL }, NULL));
+	struct ck_host h;
+	ck_host(&h, c.sock, 0,
+		(const char *[]){ "--slots=256", "connect", "wait", "flat:5000", "wait", "flat:10",
+				  NULL });
+	ck_assert_int_eq(ck_host_expect(&h, "reply "), 0);
+	T_CHECK(kill(c.pid, SIGSTOP) == 0);
+	while (proc_state(c.pid) != 'T')
+		usleep(1000);
+	ck_host_go(&h);
+	ck_host_expect(&h, "flat written 5000 appended 256 dropped 4744");
+	T_CHECK(kill(c.pid, SIGCONT) == 0);
+	char *got = NULL;
+	for (int t = 0; t < 500 && !(got && strstr(got, "\"interval\"")); t++) {
+		free(got);
+		usleep(10000);
+		got = ck_read(path, NULL);
+	}
+	ck_assert_msg(got && strstr(got, "\"summary\":\"interval\""), "no interval summary");
+	ck_assert_int_eq(ck_lines(got, "\"call\""), 256);
+	ck_assert_int_eq(ck_field(got, "\"interval\"", "\"calls\":"), 5000);
+	ck_assert_int_eq(ck_field(got, "\"interval\"", "\"dropped\":"), 4744);
+	ck_assert_int_eq(ck_field(got, "\"interval\"", "\"total_dropped\":"), 4744);
+	free(got);
+	/* The host goes on and exits: its exit summary has it all. */
+	ck_host_go(&h);
+	ck_host_expect(&h, "flat written 10 appended 10 dropped 0");
+	ck_assert_int_eq(ck_host_wait(&h), 0);
+	ck_assert_int_eq(ck_stop(&c), 0);
+	got = ck_read(path, NULL);
+	ck_assert_int_eq(ck_lines(got, "\"call\""), 266);
+	ck_assert_int_eq(ck_lines(got, "\"summary\":\"interval\""), 1);
+	ck_assert_int_eq(ck_field(got, "\"summary\":\"exit\"", "\"calls\":"), 5010);
+	ck_assert_int_eq(ck_field(got, "\"summary\":\"exit\"", "\"dropped\":"), 4744);
+	free(got);
+	ck_cleanup(&c);
+}
+END_TEST
+
+/* --stats-interval=N, as ACCEPT4SHIM_STATS_INTERVAL: a summary every N
+ * seconds for a host that made calls meanwhile (the interval's counts and
+ * the totals), none for one that made none, and the exit summary. */
+START_TEST(stats_interval_gives_interval_summaries_per_host)
+{
+	struct ck_collector c;
+	ck_dir(&c, 0);
+	char log[512], path[400];
+	snprintf(path, sizeof(path), "%s/out.log", c.dir);
+	snprintf(log, sizeof(log), "--log=%s", path);
+	ck_assert(ck_start(&c, 0, (const char *[]){ log, "--stats-interval=1", NULL }, NULL));
+	struct ck_host h;
+	ck_host(&h, c.sock, 0,
+		(const char *[]){ "--stats", "connect", "flat:100", "wait", "flat:30", NULL });
+	ck_assert_int_eq(ck_host_expect(&h, "reply "), 0);
+	ck_host_expect(&h, "flat written 100");
+	/* Two seconds and more: one summary for the first hundred, then
+	 * quiet (no calls, no summary). */
+	usleep(2500 * 1000);
+	ck_host_go(&h);
+	ck_host_expect(&h, "flat written 30");
+	ck_assert_int_eq(ck_host_wait(&h), 0);
+	ck_assert_int_eq(ck_stop(&c), 0);
+	char *got = ck_read(path, NULL);
+	ck_assert_int_eq(ck_lines(got, "summary=interval"), 1);
+	ck_assert_int_eq(ck_field(got, "summary=interval", " calls="), 100);
+	ck_assert_int_eq(ck_field(got, "summary=interval", "total_calls="), 100);
+	ck_assert_int_gt(ck_field(got, "summary=interval", "interval_ns="), 999999999);
+	ck_assert_int_eq(ck_field(got, "summary=exit", " calls="), 130);
+	free(got);
+	ck_cleanup(&c);
+}
+END_TEST
+
 /* Issue 14: "A collector that restarts is found again by hosts (they
  * reconnect at most once a second, no thread)". Stopped with SIGTERM, the
  * collector wrote and gave back all it took: with the records written in
@@ -626,6 +710,8 @@ static Suite *collector_suite(void)
 	tcase_add_test(t, each_host_writes_its_own_file_with_percent_p);
 	tcase_add_test(t, host_sigkilled_after_n_records_loses_none);
 	tcase_add_test(t, stopped_collector_never_blocks_a_host_and_every_record_is_counted);
+	tcase_add_test(t, losses_reach_the_output_in_a_summary_when_the_collector_catches_up);
+	tcase_add_test(t, stats_interval_gives_interval_summaries_per_host);
 	tcase_add_test(t, restarted_collector_is_found_again_and_nothing_is_lost_or_doubled);
 	tcase_add_test(t, collector_sigkilled_and_restarted_loses_nothing);
 	tcase_add_test(t, log_skip_leaves_records_out_and_counts_them);
