@@ -6,8 +6,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+/* renameat2's RENAME_NOREPLACE (include/uapi/linux/fs.h): called raw, as
+ * musl has no wrapper for it. */
+#define NOREPLACE 1u
 
 /* The path by which bind and connect reach name in the directory we
  * checked, whatever the directory's path names by then. */
@@ -85,21 +90,35 @@ int a4s_listener_open(struct a4s_listener *l, const char *path, char *why, size_
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (l->fd < 0)
 		return fail(why, size, "socket", strerror(errno));
+	/* Bound and listening under a name of its own first, then renamed
+	 * into place: a host that finds the path finds a collector ready to
+	 * take it, never one that is not listening yet. */
+	char final[sizeof(l->name)];
+	strcpy(final, l->name);
+	snprintf(l->name, sizeof(l->name), ".%.80s.%d", final, (int)getpid());
+	via_dir(l, path, &sun);
+	unlinkat(l->dirfd, l->name, 0);
 	/* Created with no access for others at all, then opened up as far as
 	 * wanted: never a moment when it is more open than that. */
 	mode_t old = umask(0177);
 	int r = bind(l->fd, (struct sockaddr *)&sun, sizeof(sun));
 	int err = errno;
 	umask(old);
-	if (r < 0)
+	if (r < 0) {
+		l->name[0] = '\0';
 		return fail(why, size, path, strerror(err));
-	if (fstatat(l->dirfd, l->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    fchmodat(l->dirfd, l->name, geteuid() == 0 ? 0666 : 0600, 0) < 0)
+	}
+	if (fstatat(l->dirfd, l->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(why, size, path, strerror(errno));
-	l->dev = st.st_dev;
+	l->dev = st.st_dev; /* from here on, a4s_listener_close removes it */
 	l->ino = st.st_ino;
-	if (listen(l->fd, SOMAXCONN) < 0)
+	if (fchmodat(l->dirfd, l->name, geteuid() == 0 ? 0666 : 0600, 0) < 0 ||
+	    listen(l->fd, SOMAXCONN) < 0)
 		return fail(why, size, path, strerror(errno));
+	/* Never over anything that appeared at the name meanwhile. */
+	if (syscall(SYS_renameat2, l->dirfd, l->name, l->dirfd, final, NOREPLACE) < 0)
+		return fail(why, size, path, strerror(errno));
+	strcpy(l->name, final);
 	return 0;
 }
 
