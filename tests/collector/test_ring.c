@@ -807,10 +807,15 @@ static Suite *ring_suite(void)
 	tcase_add_test(t, corrupted_header_is_refused);
 	tcase_add_test(t, unsealed_or_wrong_files_are_refused);
 	tcase_add_test(t, hostile_slots_and_head_never_break_the_reader);
-	tcase_add_test(t, record_changed_while_copied_is_skipped_not_taken_mixed);
 	tcase_add_test(t, sigbus_from_the_mapping_is_survived);
 	tcase_add_test(t, record_through_the_ring_formats_byte_for_byte);
 	suite_add_tcase(s, t);
+	/* valgrind turns the fault this case relies on into an error of its
+	 * own: its memcheck run leaves it out (CK_EXCLUDE_TAGS=fault). */
+	TCase *f = tcase_create("fault");
+	tcase_set_tags(f, "fault");
+	tcase_add_test(f, record_changed_while_copied_is_skipped_not_taken_mixed);
+	suite_add_tcase(s, f);
 	return s;
 }
 
