@@ -8,6 +8,7 @@
  *
  * Actions, run in order (each one's result on stdout, one line):
  *   connect     create the ring, connect, send it: "reply STATUS"
+ *   ring        create the ring only (no collector: for measuring appends)
  *   write:N     N random records (randrec.h); the ones the ring took are
  *               also formatted with a4s_format_record into the --expect
  *               file, the bytes the collector must write for them
@@ -85,6 +86,14 @@ static void do_flat(long n)
 	w.tid = gettid();
 	w.call = A4S_RING_ACCEPT4;
 	w.fd = 5;
+	/* 127.0.0.1:8080 from 127.0.0.1:40000, as a busy server's records. */
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(8080),
+				  .sin_addr.s_addr = htonl(0x7f000001) };
+	w.has = A4S_RING_HAS_LOCAL | A4S_RING_HAS_PEER;
+	w.local_len = w.peer_len = sizeof(in);
+	memcpy(w.local, &in, sizeof(in));
+	in.sin_port = htons(40000);
+	memcpy(w.peer, &in, sizeof(in));
 	uint64_t a = 0, d = 0;
 	for (long i = 0; i < n; i++) {
 		w.dur_ns = (uint64_t)i;
@@ -203,6 +212,9 @@ int main(int argc, char **argv)
 			if (r == 0)
 				r = link_ring();
 			printf("reply %d\n", r);
+		} else if (strcmp(a, "ring") == 0) {
+			int r = a4s_ring_create(&ring, slots, getpid(), flags, NULL);
+			printf("ring %d\n", r);
 		} else if (strncmp(a, "write:", 6) == 0) {
 			do_write(&g, strtol(a + 6, NULL, 10));
 		} else if (strncmp(a, "typical:", 8) == 0) {
