@@ -127,6 +127,16 @@ struct a4s_ring_slot {
 	struct a4s_ring_record rec;
 };
 _Static_assert(sizeof(struct a4s_ring_slot) == 320, "slot size is part of the protocol");
+/* The layout is the protocol, the same for 32- and 64-bit programs, which
+ * may share a ring: pinned here, drawn in docs/collector.md. */
+_Static_assert(offsetof(struct a4s_ring_header, head) == 128 &&
+		       offsetof(struct a4s_ring_header, dropped) == 256 &&
+		       offsetof(struct a4s_ring_record, dur_ns) == 40 &&
+		       offsetof(struct a4s_ring_record, call) == 48 &&
+		       offsetof(struct a4s_ring_record, local) == 56 &&
+		       offsetof(struct a4s_ring_record, peer) == 184 &&
+		       offsetof(struct a4s_ring_slot, rec) == 8,
+	       "ring layout");
 
 static inline uint64_t a4s_ring_busy(uint64_t pos)
 {
