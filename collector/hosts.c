@@ -9,16 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <accept4shim.h>
 #include "output.h"
 #include "ringlink.h"
 #include "ringread.h"
 #include "ringrec.h"
-
-/* A host's counts as summaries have them, plain. */
-struct tally {
-	uint64_t calls, accepted, failed, emulated, retried_calls, retries, dropped;
-	uint64_t errors[A4S_RING_ERRNO_SLOTS];
-};
 
 struct host {
 	struct host *next;
@@ -31,7 +26,7 @@ struct host {
 	struct a4s_ring_counts taken; /* the records taken, by outcome */
 	uint64_t out_dropped;         /* ...of which the output lost these */
 	bool caught_up;               /* the last drain emptied the ring */
-	struct tally last;            /* the totals of the last summary */
+	struct accept4shim_stats last; /* the totals of the last summary */
 	uint64_t last_ns;             /* ...and when it was (or the attach) */
 };
 
@@ -78,7 +73,7 @@ static void reply(const struct host *h, int status)
  * corrupt: one call each, outcome unknown) and the ones the output could
  * not write. Dropped is everything that did not reach the output.
  */
-static void count(struct host *h, struct tally *t)
+static void count(struct host *h, struct accept4shim_stats *t)
 {
 	struct a4s_ring_counts d;
 	a4s_ring_read_dropped(&h->rd, &d);
@@ -96,7 +91,8 @@ static void count(struct host *h, struct tally *t)
 		t->errors[i] = k->errors[i] + d.errors[i];
 }
 
-static void to_summary(const struct host *h, const struct tally *t, struct a4s_summary *s)
+static void to_summary(const struct host *h, const struct accept4shim_stats *t,
+		       struct a4s_summary *s)
 {
 	memset(s, 0, sizeof(*s));
 	clock_gettime(CLOCK_REALTIME, &s->ts);
@@ -114,7 +110,8 @@ static void to_summary(const struct host *h, const struct tally *t, struct a4s_s
 
 /* What happened since the last summary. The host's own counts are its
  * word and may go backwards if it lies: never below zero here. */
-static void since(const struct tally *now, const struct tally *then, struct tally *d)
+static void since(const struct accept4shim_stats *now, const struct accept4shim_stats *then,
+		  struct accept4shim_stats *d)
 {
 #define SINCE(f) d->f = now->f > then->f ? now->f - then->f : 0
 	SINCE(calls);
@@ -139,7 +136,7 @@ static void since(const struct tally *now, const struct tally *then, struct tall
  */
 static void interval_summary(struct host *h, uint64_t now_ns)
 {
-	struct tally total, d;
+	struct accept4shim_stats total, d;
 	count(h, &total);
 	since(&total, &h->last, &d);
 	bool due = opts->stats_interval_ns && now_ns - h->last_ns >= opts->stats_interval_ns &&
@@ -207,7 +204,7 @@ static void host_gone(struct host *h, uint64_t now_ns)
 		/* Written before it is summed up: what the output loses is in
 		 * the summary. */
 		a4s_out_flush_all();
-		struct tally total;
+		struct accept4shim_stats total;
 		struct a4s_summary s;
 		count(h, &total);
 		to_summary(h, &total, &s);

@@ -66,9 +66,10 @@ static void field_addr(struct a4s_buf *b, const char *name, const struct sockadd
 	field(b, name, tmp, t.len);
 }
 
-/* MESSAGE: the text record, without the tag journald has as
- * SYSLOG_IDENTIFIER and without its newline. */
-static void message(struct a4s_buf *b, const char *line, size_t len)
+/* The fields every entry starts with: MESSAGE, the text line without the
+ * tag journald has as SYSLOG_IDENTIFIER and without its newline; and who
+ * it is about. */
+static void start(struct a4s_buf *b, const char *line, size_t len, int host_pid, int pid)
 {
 	static const char tag[] = "accept4shim: ";
 	if (len && line[len - 1] == '\n')
@@ -78,10 +79,6 @@ static void message(struct a4s_buf *b, const char *line, size_t len)
 		len -= sizeof(tag) - 1;
 	}
 	field(b, "MESSAGE", line, len);
-}
-
-static void common(struct a4s_buf *b, int host_pid, int pid)
-{
 	field_str(b, "PRIORITY", "6");
 	field_str(b, "SYSLOG_IDENTIFIER", "accept4shim");
 	/* The process the entry is about: journald adds its trusted fields
@@ -97,8 +94,7 @@ size_t a4s_journald_record(const struct a4s_record *r, int host_pid, char *buf, 
 	if (!n)
 		return 0;
 	struct a4s_buf b = { buf, size, 0, false };
-	message(&b, line, n);
-	common(&b, host_pid, r->pid);
+	start(&b, line, n, host_pid, r->pid);
 	field_num(&b, "ACCEPT4SHIM_TID", r->tid);
 	char ts[40];
 	struct a4s_buf t = A4S_BUF_INIT(ts);
@@ -136,8 +132,7 @@ size_t a4s_journald_summary(const struct a4s_summary *s, const char *kind, int h
 	if (!n)
 		return 0;
 	struct a4s_buf b = { buf, size, 0, false };
-	message(&b, line, n);
-	common(&b, host_pid, s->pid);
+	start(&b, line, n, host_pid, s->pid);
 	field_str(&b, "ACCEPT4SHIM_SUMMARY", kind);
 	field_u64(&b, "ACCEPT4SHIM_CALLS", s->calls);
 	field_u64(&b, "ACCEPT4SHIM_DROPPED", s->dropped);

@@ -317,34 +317,10 @@ static void gather(struct a4s_out *o, const char *line, size_t len, uint64_t *dr
 	o->ent[o->n++] = (struct entry){ (uint32_t)o->len, dropped };
 }
 
-void a4s_out_record(struct a4s_out *o, const struct a4s_record *r, int host_pid,
-		    uint64_t *dropped)
+/* A formatted line (a record or a summary) to o: a syslog datagram, or
+ * gathered for the next write. */
+static void emit(struct a4s_out *o, const char *line, size_t n, int host_pid, uint64_t *dropped)
 {
-	char line[A4S_JOURNALD_ENTRY_MAX];
-	if (opts->out == A4S_OUT_JOURNALD) {
-		datagram(o, line, a4s_journald_record(r, host_pid, line, sizeof(line)), dropped);
-		return;
-	}
-	size_t n = a4s_format_record(r, opts->format, line, sizeof(line));
-	if (opts->out == A4S_OUT_SYSLOG) {
-		char frame[A4S_RECORD_MAX + 64];
-		datagram(o, frame, n ? syslog_frame(frame, sizeof(frame), line, n, host_pid) : 0,
-			 dropped);
-		return;
-	}
-	gather(o, line, n, dropped);
-}
-
-void a4s_out_summary(struct a4s_out *o, const struct a4s_summary *s, const char *kind,
-		     int host_pid, uint64_t *dropped)
-{
-	char line[A4S_SUMMARY_MAX + A4S_JOURNALD_ENTRY_MAX];
-	if (opts->out == A4S_OUT_JOURNALD) {
-		datagram(o, line, a4s_journald_summary(s, kind, host_pid, line, sizeof(line)),
-			 dropped);
-		return;
-	}
-	size_t n = a4s_format_summary(s, opts->format, line, sizeof(line));
 	if (opts->out == A4S_OUT_SYSLOG) {
 		char frame[A4S_SUMMARY_MAX + 64];
 		datagram(o, frame, n ? syslog_frame(frame, sizeof(frame), line, n, host_pid) : 0,
@@ -352,6 +328,29 @@ void a4s_out_summary(struct a4s_out *o, const struct a4s_summary *s, const char 
 		return;
 	}
 	gather(o, line, n, dropped);
+}
+
+void a4s_out_record(struct a4s_out *o, const struct a4s_record *r, int host_pid,
+		    uint64_t *dropped)
+{
+	char line[A4S_JOURNALD_ENTRY_MAX];
+	if (opts->out == A4S_OUT_JOURNALD)
+		datagram(o, line, a4s_journald_record(r, host_pid, line, sizeof(line)), dropped);
+	else
+		emit(o, line, a4s_format_record(r, opts->format, line, sizeof(line)), host_pid,
+		     dropped);
+}
+
+void a4s_out_summary(struct a4s_out *o, const struct a4s_summary *s, const char *kind,
+		     int host_pid, uint64_t *dropped)
+{
+	char line[A4S_SUMMARY_MAX + A4S_JOURNALD_ENTRY_MAX];
+	if (opts->out == A4S_OUT_JOURNALD)
+		datagram(o, line, a4s_journald_summary(s, kind, host_pid, line, sizeof(line)),
+			 dropped);
+	else
+		emit(o, line, a4s_format_summary(s, opts->format, line, sizeof(line)), host_pid,
+		     dropped);
 }
 
 void a4s_out_summary_stderr(const struct a4s_summary *s)

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <accept4shim.h>
 #include "sys.h"
 
 /* Two processes share these words: they must be atomic without a lock,
@@ -54,7 +55,8 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 /* Counts of calls as a summary has them. In the header: the records the
  * host dropped because the ring was full, by outcome. */
-#define A4S_RING_ERRNO_SLOTS 160 /* = ACCEPT4SHIM_ERRNO_SLOTS */
+#define A4S_RING_ERRNO_SLOTS 160
+_Static_assert(A4S_RING_ERRNO_SLOTS == ACCEPT4SHIM_ERRNO_SLOTS, "the summaries' errno slots");
 struct a4s_ring_counts {
 	_Atomic uint64_t calls, accepted, failed, emulated, retried_calls, retries;
 	_Atomic uint64_t errors[A4S_RING_ERRNO_SLOTS]; /* by errno; 0: other */
