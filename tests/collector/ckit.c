@@ -222,8 +222,10 @@ bool ck_host_line(struct ck_host *h, char *buf, size_t size, int timeout_ms)
 long ck_host_expect(struct ck_host *h, const char *want)
 {
 	char line[256];
-	T_ASSERT(ck_host_line(h, line, sizeof(line), 60000), "the test host said nothing (waiting for \"%s\")", want);
-	T_ASSERT(strncmp(line, want, strlen(want)) == 0, "test host said \"%s\", not \"%s...\"", line, want);
+	T_ASSERT(ck_host_line(h, line, sizeof(line), 60000),
+		 "the test host said nothing (waiting for \"%s\")", want);
+	T_ASSERT(strncmp(line, want, strlen(want)) == 0, "test host said \"%s\", not \"%s...\"",
+		 line, want);
 	return strtol(line + strlen(want), NULL, 10);
 }
 
@@ -253,8 +255,9 @@ char *ck_read(const char *path, size_t *len)
 	for (;;) {
 		if (n + 1 >= cap) {
 			cap *= 2;
-			buf = realloc(buf, cap);
-			T_CHECK(buf != NULL);
+			char *bigger = realloc(buf, cap);
+			T_CHECK(bigger != NULL);
+			buf = bigger;
 		}
 		ssize_t r = read(fd, buf + n, cap - n - 1);
 		if (r <= 0)

@@ -397,7 +397,8 @@ START_TEST(log_skip_leaves_records_out_and_counts_them)
 	ck_assert_int_eq(ck_host_wait(&h), 0);
 	ck_assert_int_eq(ck_stop(&c), 0);
 	char *want = expect_of(&c, "expect"), *got = expect_of(&c, "out.log");
-	long eagain = ck_lines(want, "\"errno\":\"EAGAIN\""), emfile = ck_lines(want, "\"errno\":\"EMFILE\"");
+	long eagain = ck_lines(want, "\"errno\":\"EAGAIN\"");
+	long emfile = ck_lines(want, "\"errno\":\"EMFILE\"");
 	ck_assert_int_gt(eagain, 0);
 	ck_assert_int_gt(emfile, 0);
 	char *a = ck_without(want, "\"errno\":\"EAGAIN\"");
@@ -442,7 +443,8 @@ START_TEST(other_users_hosts_are_refused_unless_the_collector_is_root)
 	ck_host(&h, c.sock, 0, (const char *[]){ "connect", "write:10", NULL });
 	ck_assert_int_eq(ck_host_expect(&h, "reply "), -EACCES);
 	ck_assert_int_eq(ck_host_wait(&h), 0);
-	ck_assert_ptr_nonnull(strstr(ck_stderr(&c), "(uid 0): refused: not a process of this collector's user"));
+	ck_assert_ptr_nonnull(
+		strstr(ck_stderr(&c), "(uid 0): refused: not a process of this collector's user"));
 
 	ck_host(&h, c.sock, NOBODY, (const char *[]){ "connect", "write:10", NULL });
 	ck_assert_int_eq(ck_host_expect(&h, "reply "), -EACCES);

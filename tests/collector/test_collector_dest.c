@@ -323,7 +323,8 @@ START_TEST(failing_destination_is_said_once_and_its_losses_are_summed_up)
 	const char *err = ck_stderr(&c);
 	ck_assert_int_eq(ck_lines(err, NULL), 1);
 	ck_assert_ptr_nonnull(strstr(err, "trace "));
-	ck_assert_ptr_nonnull(strstr(err, "/later/out.log: No such file or directory; records are dropped and counted"));
+	ck_assert_ptr_nonnull(strstr(
+		err, "/later/out.log: No such file or directory; records are dropped and counted"));
 	T_CHECK(mkdir(sub, 0700) == 0);
 	usleep(1200 * 1000);
 	ck_host_go(&h);
