@@ -149,7 +149,15 @@ static void interval_summary(struct host *h, uint64_t now_ns)
 	to_summary(h, &total, &totals);
 	s.totals = &totals;
 	s.interval_ns = now_ns - h->last_ns;
-	a4s_out_summary(h->out, &s, "interval", h->cred.pid, &h->out_dropped);
+	/* A summary is not a record: one the output loses is not counted in
+	 * dropped (calls = records written + dropped stays true), and the next
+	 * second tries again, so that the count reaches the output once the
+	 * destination works. */
+	uint64_t lost_summary = 0;
+	a4s_out_summary(h->out, &s, "interval", h->cred.pid, &lost_summary);
+	a4s_out_flush_all();
+	if (lost_summary)
+		return;
 	h->last = total;
 	h->last_ns = now_ns;
 }
@@ -208,11 +216,11 @@ static void host_gone(struct host *h, uint64_t now_ns)
 		struct a4s_summary s;
 		count(h, &total);
 		to_summary(h, &total, &s);
-		uint64_t lost = h->out_dropped;
+		uint64_t lost_summary = 0;
 		if ((h->rd.host_flags & A4S_RING_HOST_STATS) || s.dropped)
-			a4s_out_summary(h->out, &s, "exit", h->cred.pid, &h->out_dropped);
+			a4s_out_summary(h->out, &s, "exit", h->cred.pid, &lost_summary);
 		a4s_out_flush_all();
-		if (h->out_dropped > lost)
+		if (lost_summary)
 			a4s_out_summary_stderr(&s);
 		a4s_ring_publish(&h->rd);
 		a4s_out_release(h->out);
