@@ -42,14 +42,14 @@ add_library(a4s_collector_parts OBJECT
   collector/output.c
   collector/ringread.c)
 target_include_directories(a4s_collector_parts PUBLIC
-  ${PROJECT_SOURCE_DIR}/collector ${PROJECT_SOURCE_DIR}/shim ${PROJECT_SOURCE_DIR}/include)
+  ${PROJECT_SOURCE_DIR}/collector ${PROJECT_SOURCE_DIR}/shim ${A4S_INCLUDE_DIR})
 target_compile_options(a4s_collector_parts PRIVATE ${A4S_WARNINGS})
 target_compile_definitions(a4s_collector_parts PUBLIC _GNU_SOURCE)
 target_compile_definitions(a4s_collector_parts PRIVATE A4S_VERSION="${PROJECT_VERSION}")
 
 # The formatter and ring pieces, compiled for the collector.
 add_library(a4s_collector_shim OBJECT ${A4S_COLLECTOR_SHIM})
-target_include_directories(a4s_collector_shim PUBLIC ${PROJECT_SOURCE_DIR}/shim ${PROJECT_SOURCE_DIR}/include)
+target_include_directories(a4s_collector_shim PUBLIC ${PROJECT_SOURCE_DIR}/shim ${A4S_INCLUDE_DIR})
 target_compile_options(a4s_collector_shim PRIVATE ${A4S_WARNINGS})
 target_compile_definitions(a4s_collector_shim PUBLIC _GNU_SOURCE)
 
@@ -58,7 +58,7 @@ add_executable(accept4shim_collector collector/main.c
   $<TARGET_OBJECTS:a4s_collector_parts> $<TARGET_OBJECTS:a4s_collector_shim>)
 set_target_properties(accept4shim_collector PROPERTIES OUTPUT_NAME accept4shim-collector)
 target_include_directories(accept4shim_collector PRIVATE
-  ${PROJECT_SOURCE_DIR}/collector ${PROJECT_SOURCE_DIR}/shim ${PROJECT_SOURCE_DIR}/include)
+  ${PROJECT_SOURCE_DIR}/collector ${PROJECT_SOURCE_DIR}/shim ${A4S_INCLUDE_DIR})
 target_compile_options(accept4shim_collector PRIVATE ${A4S_WARNINGS})
 target_compile_definitions(accept4shim_collector PRIVATE _GNU_SOURCE)
 install(TARGETS accept4shim_collector RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
