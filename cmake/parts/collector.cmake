@@ -18,7 +18,10 @@ target_sources(a4s_core PRIVATE
 set(A4S_COLLECTOR_SHIM
   shim/addrfmt.c
   shim/config.c
-  shim/dest.c
+  shim/dest.c     # a4s_expand_path, for %p; and with it what dest.c links:
+  shim/fdplace.c
+  shim/ident.c
+  shim/safeopen.c
   shim/errnames.c
   shim/flags.c
   shim/record.c
