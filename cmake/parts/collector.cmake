@@ -22,8 +22,10 @@ set(A4S_COLLECTOR_SHIM
   shim/fdplace.c
   shim/ident.c
   shim/safeopen.c
+  shim/digits.c
   shim/errnames.c
   shim/flags.c
+  shim/memo.c
   shim/record.c
   shim/ring.c
   shim/ringlink.c
@@ -31,6 +33,7 @@ set(A4S_COLLECTOR_SHIM
   shim/self.c
   shim/summaryfmt.c
   shim/text.c
+  shim/timecache.c
   shim/timefmt.c)
 list(TRANSFORM A4S_COLLECTOR_SHIM PREPEND ${PROJECT_SOURCE_DIR}/)
 
