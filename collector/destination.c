@@ -9,50 +9,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "kernel.h"
+#include "ident.h"
+#include "safeopen.h"
 
-#define FILE_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-
-/* No symbolic link in any component: openat2's RESOLVE_NO_SYMLINKS where
- * the kernel has it (5.6), else O_NOFOLLOW on the last one. */
-static int open_no_symlinks(const char *path)
+static int open_file(struct a4s_cdest *d, const char *path, struct a4s_cause *why)
 {
-	struct a4s_open_how how = { .flags = FILE_FLAGS | O_NOFOLLOW, .mode = 0600,
-				    .resolve = A4S_RESOLVE_NO_SYMLINKS };
-	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
-		return fd;
-	return open(path, FILE_FLAGS | O_NOFOLLOW, 0600);
-}
-
-static int open_file(struct a4s_cdest *d, const char *path, const char **why)
-{
-	int fd = open_no_symlinks(path);
+	struct a4s_ident id;
+	int fd = a4s_safe_open(path, &id, why);
 	if (fd < 0)
-		return errno == ELOOP ? (*why = "a symbolic link is in the path", -ELOOP) : -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	const char *bad = NULL;
-	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
-		bad = "not a regular file, FIFO or character device";
-	else if (st.st_uid != geteuid())
-		bad = "owned by another user";
-	else if (S_ISREG(st.st_mode) && st.st_nlink != 1)
-		bad = "a file with more than one link";
-	if (bad) {
-		close(fd);
-		*why = bad;
-		return -EPERM;
-	}
+		return fd;
 	d->fd = fd;
-	d->regular = S_ISREG(st.st_mode);
-	d->how = S_ISFIFO(st.st_mode) ? A4S_CDEST_PIPE : A4S_CDEST_STREAM;
-	d->dev = st.st_dev;
-	d->ino = st.st_ino;
+	d->regular = id.type == S_IFREG;
+	d->how = id.type == S_IFIFO ? A4S_CDEST_PIPE : A4S_CDEST_STREAM;
+	d->dev = id.dev;
+	d->ino = id.ino;
 	return 0;
 }
 
@@ -95,21 +65,16 @@ static int open_syslog(struct a4s_cdest *d)
 }
 
 int a4s_cdest_open(struct a4s_cdest *d, enum a4s_out_kind kind, const char *path,
-		   const char **why)
+		   struct a4s_cause *why)
 {
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
-	*why = NULL;
-	switch (kind) {
-	case A4S_OUT_FILE:
+	if (kind == A4S_OUT_FILE)
 		return open_file(d, path, why);
-	case A4S_OUT_STDERR:
-		return open_stderr(d);
-	case A4S_OUT_SYSLOG:
-		return open_syslog(d);
-	default:
-		return -EINVAL;
-	}
+	int r = kind == A4S_OUT_STDERR ? open_stderr(d) : kind == A4S_OUT_SYSLOG ? open_syslog(d)
+										   : -EINVAL;
+	*why = (struct a4s_cause){ A4S_CAUSE_OPEN, -r, 0 };
+	return r;
 }
 
 void a4s_cdest_close(struct a4s_cdest *d)
@@ -131,10 +96,7 @@ long a4s_cdest_write(const struct a4s_cdest *d, const void *buf, size_t len)
 
 bool a4s_cdest_moved(const struct a4s_cdest *d, const char *path)
 {
-	if (!d->regular)
-		return false;
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return true;
-	return st.st_dev != d->dev || st.st_ino != d->ino;
+	struct a4s_ident now;
+	return d->regular &&
+	       (a4s_identify(AT_FDCWD, path, 0, &now) < 0 || !a4s_same_file(&now, d->dev, d->ino));
 }

@@ -1,14 +1,12 @@
 /*
  * The collector's own trace destinations: a file, its stderr, syslog. The
  * same rules as the library's (SPEC, "Destinations, as operators use
- * them"): a file opened with no symbolic link in its path, an existing one
- * used only if it is a regular file, FIFO or character device of ours with
- * one link, a new one created 0600; never a blocking write.
- *
- * This is the narrow interface the collector's output goes through while
- * the library's destination code (shim/dest.c, safeopen.c, sinkwrite.c)
- * is being rewritten; the integration step puts that code behind these few
- * functions and deletes the bodies here (docs/collector.md).
+ * them"), by the library's own code where it applies: a file is opened by
+ * a4s_safe_open (no symbolic link in its path, an existing one used only if
+ * it is a regular file, FIFO or character device of ours with one link, a
+ * new one created 0600) and watched for rotation by a4s_identify; what goes
+ * wrong is an a4s_cause, said in the library's words (complain.c). Never a
+ * blocking write.
  */
 #ifndef A4S_COLLECTOR_DESTINATION_H
 #define A4S_COLLECTOR_DESTINATION_H
@@ -17,6 +15,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "complain.h"
 #include "options.h"
 
 enum a4s_cdest_write { A4S_CDEST_STREAM, A4S_CDEST_PIPE, A4S_CDEST_DATAGRAM };
@@ -26,14 +25,13 @@ struct a4s_cdest {
 	enum a4s_cdest_write how; /* datagram: one record per write */
 	bool regular;             /* a regular file: rotation is watched */
 	bool socket;              /* a stream socket: send, never a blocking write */
-	dev_t dev;
-	ino_t ino;
+	unsigned long long dev, ino;
 };
 
 /* Opens kind (A4S_OUT_FILE: path, already expanded; stderr; syslog). 0, or
- * -errno with *why saying what is wrong (a static string; NULL: errno's). */
+ * -errno with *why saying what is wrong. */
 int a4s_cdest_open(struct a4s_cdest *d, enum a4s_out_kind kind, const char *path,
-		   const char **why);
+		   struct a4s_cause *why);
 void a4s_cdest_close(struct a4s_cdest *d);
 /* One write (or one datagram) without blocking; what the call returned:
  * bytes written or -errno. */

@@ -42,9 +42,7 @@ struct a4s_out {
 	uint64_t retry_ns;  /* not open: next attempt at or after this */
 	bool stalled;       /* a reader did not keep up: drop until the tick */
 	bool torn;          /* a line was cut in the file: next write starts anew */
-	/* Causes already complained about: an errno, or a reason's string. */
-	int said_err[16];
-	const char *said_why[16];
+	struct a4s_cause said[16]; /* causes already complained about */
 	int nsaid;
 	size_t len;
 	int n;
@@ -101,28 +99,29 @@ struct a4s_out *a4s_out_get(int host_pid)
 	return o;
 }
 
-/* Once per destination and cause, one line on our stderr. */
-static void complain(struct a4s_out *o, int err, const char *why)
+/* Once per destination and cause, one line on our stderr, in the library's
+ * words (complain.c), under our own name. */
+static void complain(struct a4s_out *o, const struct a4s_cause *why)
 {
 	for (int i = 0; i < o->nsaid; i++)
-		if (o->said_why[i] == why && (why || o->said_err[i] == err))
+		if (o->said[i].kind == why->kind && o->said[i].err == why->err)
 			return;
-	if (o->nsaid < (int)(sizeof(o->said_err) / sizeof(o->said_err[0]))) {
-		o->said_err[o->nsaid] = err;
-		o->said_why[o->nsaid++] = why;
-	}
-	char line[PATH_MAX + 256];
-	struct a4s_buf b = A4S_BUF_INIT(line);
-	a4s_put(&b, "accept4shim-collector: trace ");
-	a4s_put_escaped_text(&b, o->name, strlen(o->name));
-	a4s_put(&b, ": ");
-	a4s_put(&b, why ? why : strerror(err));
-	a4s_put(&b, "; records are dropped and counted\n");
-	if (b.full) {
-		b.len = sizeof(line) - 1;
-		line[b.len++] = '\n';
-	}
-	(void)!write(2, line, b.len);
+	if (o->nsaid < (int)(sizeof(o->said) / sizeof(o->said[0])))
+		o->said[o->nsaid++] = *why;
+	static const char lib[] = "accept4shim: ", own[] = "accept4shim-collector: ";
+	char line[sizeof(own) + A4S_COMPLAINT_LINE_MAX];
+	size_t n = a4s_format_complaint(o->name, why, line + sizeof(own) - sizeof(lib),
+					A4S_COMPLAINT_LINE_MAX);
+	if (!n)
+		return;
+	memcpy(line, own, sizeof(own) - 1);
+	(void)!write(2, line, n + sizeof(own) - sizeof(lib));
+}
+
+static void complain_errno(struct a4s_out *o, enum a4s_cause_kind kind, int err)
+{
+	struct a4s_cause why = { kind, err, 0 };
+	complain(o, &why);
 }
 
 static void close_out(struct a4s_out *o)
@@ -141,16 +140,17 @@ static bool open_out(struct a4s_out *o)
 	uint64_t now = a4s_monotonic_ns();
 	if (now < o->retry_ns)
 		return false;
-	const char *why = NULL;
+	struct a4s_cause why = { A4S_CAUSE_OPEN, 0, 0 };
 	int r;
 	if (opts->out == A4S_OUT_JOURNALD) {
 		r = o->jfd = a4s_journald_open(A4S_JOURNALD_SOCKET);
+		why.err = -r;
 	} else {
 		r = a4s_cdest_open(&o->d, opts->out, o->name, &why);
 	}
 	if (r < 0) {
 		o->jfd = -1;
-		complain(o, -r, why);
+		complain(o, &why);
 		o->retry_ns = now + A4S_SECOND_NS;
 		return false;
 	}
@@ -163,7 +163,7 @@ static bool open_out(struct a4s_out *o)
  * it again a second from now. */
 static void lost(struct a4s_out *o, long err)
 {
-	complain(o, (int)-err, NULL);
+	complain_errno(o, A4S_CAUSE_WRITE, (int)-err);
 	if (err == -EAGAIN) {
 		o->stalled = true;
 		return;

@@ -10,18 +10,21 @@ target_sources(a4s_core PRIVATE
   ${PROJECT_SOURCE_DIR}/shim/ringlink.c
   ${PROJECT_SOURCE_DIR}/shim/ringrec.c)
 
-# The library's pure pieces the collector runs: the record and summary
+# The library's pieces the collector runs: the record and summary
 # formatters (one formatter for both, so the bytes are the same), the
-# option parsers the variables use, and the ring. Not a4s_core: that would
+# option parsers the variables use, the ring, and the destination code
+# that opens a trace file safely and says what goes wrong. Not a4s_core: that would
 # bring the library's loader (a constructor reading ACCEPT4SHIM_*) into the
 # collector.
 set(A4S_COLLECTOR_SHIM
   shim/addrfmt.c
+  shim/complain.c # the library's words for what goes wrong with a destination
   shim/config.c
-  shim/dest.c     # a4s_expand_path, for %p; and with it what dest.c links:
+  shim/dest.c     # a4s_expand_path, for %p
   shim/fdplace.c
   shim/ident.c
-  shim/safeopen.c
+  shim/safeopen.c # a trace file opened as the library opens it
+  shim/sinkwrite.c
   shim/digits.c
   shim/errnames.c
   shim/flags.c
