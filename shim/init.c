@@ -9,9 +9,9 @@
 #include "complain.h"
 #include "copies.h"
 #include "describe.h"
-#include "fork.h"
 #include "interval.h"
 #include "real.h"
+#include "self.h"
 #include "sink.h"
 
 enum { UNLOADED, LOADING, LOADED };
@@ -52,8 +52,9 @@ static void load(void)
 	char complaints[A4S_COMPLAINTS_MAX];
 	struct a4s_diag diag = { complaints, sizeof(complaints), 0, 0 };
 
-	/* First, so that a fork from another thread while we load is seen. */
-	a4s_fork_register();
+	/* First, so that a child forked by another thread while we load
+	 * notices it is a new process (and forgets this load). */
+	a4s_self_setup();
 	a4s_children_register(); /* early: our prepare handler runs last */
 	a4s_real_bind();
 	a4s_config_parse(&config,
@@ -74,6 +75,7 @@ static void load(void)
 
 const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
 {
+	a4s_self_check(); /* a new process resets its state before using it */
 	int s = atomic_load_explicit(&state, memory_order_acquire);
 	if (s == LOADED)
 		return &config;
@@ -94,6 +96,9 @@ const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
 	return scratch;
 }
 
+/* No a4s_self_check here: the configuration is the same in a child, and a
+ * child that exits without having called the library must pay nothing for
+ * it; whoever reads per-process state next (the counters) checks. */
 const struct a4s_config *a4s_config_loaded(void)
 {
 	return atomic_load(&state) == LOADED ? &config : NULL;

@@ -1,32 +1,69 @@
 #include "self.h"
 
-#include <stdatomic.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 
-static atomic_int cached_pid;
-/* initial-exec: the library is preloaded, so its TLS is static and reading
- * it never calls into the dynamic linker (which could allocate). */
-static __thread int cached_tid __attribute__((tls_model("initial-exec")));
+#include "fork.h"
 
-int a4s_self_pid(void)
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18 /* Linux 4.14 */
+#endif
+
+struct a4s_self_page a4s_self_page;
+__thread struct a4s_self_tid a4s_self_tid_cache;
+
+/* In ordinary memory, copied into a child: the pid of the process whose
+ * state the library holds (-pid while it is being reset for that process,
+ * 0 before the first call), and a count of the processes it has been, so
+ * that an id cached in an earlier one is never taken for this one's. */
+static atomic_int state_of;
+static atomic_uint generation = 1;
+static atomic_bool wiped_in_children;
+
+void a4s_self_setup(void)
 {
-	int pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
-	if (!pid) {
-		pid = a4s_getpid();
-		atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+	if (getauxval(AT_PAGESZ) == A4S_SELF_PAGE &&
+	    syscall(SYS_madvise, &a4s_self_page, sizeof(a4s_self_page), MADV_WIPEONFORK) == 0)
+		atomic_store(&wiped_in_children, true);
+	/* else every call asks getpid */
+	(void)a4s_self_pid_slow(); /* and from now on, the page answers */
+}
+
+int a4s_self_pid_slow(void)
+{
+	int pid = a4s_getpid();
+	int held = atomic_load(&state_of);
+	if (pid <= 0) /* getpid refused by a sandbox: keep what we have */
+		return held > 0 ? held : 0;
+	if (held != pid && held != -pid) {
+		if (held == 0) {
+			/* The first call of all: nothing to reset. */
+			atomic_compare_exchange_strong(&state_of, &held, pid);
+		} else if (atomic_compare_exchange_strong(&state_of, &held, -pid)) {
+			/* A new process, and this thread resets for it, once. A
+			 * thread (or a signal handler) that comes meanwhile sees
+			 * -pid and goes on without waiting. */
+			a4s_new_process_reset();
+			atomic_fetch_add(&generation, 1);
+			atomic_store(&state_of, pid);
+		}
+		held = atomic_load(&state_of);
+	}
+	if (held == pid && atomic_load_explicit(&wiped_in_children, memory_order_relaxed)) {
+		atomic_store_explicit(&a4s_self_page.gen, atomic_load(&generation),
+				      memory_order_relaxed);
+		atomic_store_explicit(&a4s_self_page.pid, pid, memory_order_release);
 	}
 	return pid;
 }
 
-int a4s_self_tid(void)
+int a4s_self_tid_slow(void)
 {
-	if (!cached_tid)
-		cached_tid = a4s_gettid();
-	return cached_tid;
-}
-
-/* Runs in the child of fork, where the only thread is the one that forked. */
-void a4s_self_forget(void)
-{
-	atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
-	cached_tid = 0;
+	(void)a4s_self_pid(); /* a new process moves to a new generation first */
+	unsigned gen = atomic_load(&generation);
+	if (a4s_self_tid_cache.gen != gen) {
+		a4s_self_tid_cache.tid = a4s_gettid();
+		a4s_self_tid_cache.gen = gen;
+	}
+	return a4s_self_tid_cache.tid;
 }

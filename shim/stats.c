@@ -64,6 +64,7 @@ void a4s_stats_reset(void)
 
 void a4s_stats_snapshot(struct accept4shim_stats *s)
 {
+	a4s_self_check(); /* a new process's counts start at 0 */
 	s->calls = GET(counters.calls);
 	s->accepted = GET(counters.accepted);
 	s->failed = GET(counters.failed);
