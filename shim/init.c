@@ -9,6 +9,7 @@
 #include "complain.h"
 #include "copies.h"
 #include "describe.h"
+#include "fork.h"
 #include "interval.h"
 #include "real.h"
 #include "self.h"
@@ -54,7 +55,7 @@ static void load(void)
 
 	/* First, so that a child forked by another thread while we load
 	 * notices it is a new process (and forgets this load). */
-	a4s_self_setup();
+	a4s_self_setup(a4s_new_process_reset);
 	a4s_children_register(); /* early: our prepare handler runs last */
 	a4s_real_bind();
 	a4s_config_parse(&config,

@@ -3,14 +3,12 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 
-#include "fork.h"
-
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18 /* Linux 4.14 */
 #endif
 
 struct a4s_self_page a4s_self_page;
-__thread struct a4s_self_tid a4s_self_tid_cache;
+__thread struct a4s_self_tid a4s_self_tid_cache __attribute__((tls_model("initial-exec")));
 
 /* In ordinary memory, copied into a child: the pid of the process whose
  * state the library holds (-pid while it is being reset for that process,
@@ -19,9 +17,13 @@ __thread struct a4s_self_tid a4s_self_tid_cache;
 static atomic_int state_of;
 static atomic_uint generation = 1;
 static atomic_bool wiped_in_children;
+/* What a new process must redo (fork.c's, given at load: this file knows
+ * which process it is, not what the rest of the library keeps). */
+static void (*_Atomic reset_for_new_process)(void);
 
-void a4s_self_setup(void)
+void a4s_self_setup(void (*reset)(void))
 {
+	atomic_store(&reset_for_new_process, reset);
 	if (getauxval(AT_PAGESZ) == A4S_SELF_PAGE &&
 	    syscall(SYS_madvise, &a4s_self_page, sizeof(a4s_self_page), MADV_WIPEONFORK) == 0)
 		atomic_store(&wiped_in_children, true);
@@ -43,7 +45,9 @@ int a4s_self_pid_slow(void)
 			/* A new process, and this thread resets for it, once. A
 			 * thread (or a signal handler) that comes meanwhile sees
 			 * -pid and goes on without waiting. */
-			a4s_new_process_reset();
+			void (*reset)(void) = atomic_load(&reset_for_new_process);
+			if (reset)
+				reset();
 			atomic_fetch_add(&generation, 1);
 			atomic_store(&state_of, pid);
 		}

@@ -9,8 +9,8 @@
  * pid lives alone in a page marked MADV_WIPEONFORK, which the kernel gives
  * every such child zeroed. The first call in the child finds it empty,
  * asks getpid, sees a pid that is not the one its state belongs to, and
- * runs the per-process reset (fork.h) once, before anything uses that
- * state. A child that never calls the library pays nothing.
+ * runs the per-process reset (fork.h, given to a4s_self_setup) once,
+ * before anything uses that state. A child that never calls the library pays nothing.
  *
  * Where the page cannot be marked (a kernel before 4.14, a sandbox that
  * refuses madvise, a page size other than 4 KB) it is never filled in, and
@@ -79,7 +79,8 @@ static inline void a4s_self_check(void)
 	(void)a4s_self_pid();
 }
 
-/* At load: marks the page to be wiped in children, where the kernel can. */
-A4S_HIDDEN void a4s_self_setup(void);
+/* At load: marks the page to be wiped in children, where the kernel can,
+ * and takes what a new process must run, once, before it uses the state. */
+A4S_HIDDEN void a4s_self_setup(void (*reset)(void));
 
 #endif

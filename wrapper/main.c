@@ -139,7 +139,8 @@ static void usage(FILE *out)
 	      "  --stats              a summary record at exit        (ACCEPT4SHIM_STATS=1)\n"
 	      "  --stats-interval=N   also a summary every N seconds\n"
 	      "                       (with --stats)   (ACCEPT4SHIM_STATS_INTERVAL)\n"
-	      "  --dry-run            print the variables and the command, run nothing\n"
+	      "  --dry-run            print the command as one line a shell runs as printed,\n"
+	      "                       and run nothing\n"
 	      "  --help               print this help and exit\n"
 	      "  --version            print the version and the library's path and exit\n"
 	      "\n"
@@ -156,13 +157,45 @@ static void __attribute__((noreturn)) bad_usage(void)
 	exit(EXIT_USAGE);
 }
 
-/* Quoted for a POSIX shell when it has to be, so that --dry-run's output
- * can be pasted back. */
-static void put_quoted(const char *s)
+/*
+ * --dry-run prints the command as one line that a POSIX shell runs as
+ * printed, `sh -c "$line"` or pasted at a prompt:
+ *   NAME=VALUE... COMMAND ARG...
+ * Assignments in front of a command go into its environment and nowhere
+ * else, as the wrapper would put them. A word made only of characters no
+ * shell treats specially is printed as it is; any other (spaces, quotes,
+ * $, `, \, *, ?, ~, #, newlines, an empty word...) goes in single quotes,
+ * inside which every byte stands for itself, with each ' written as '\''.
+ * A newline in a word stays a newline inside its quotes: the line then
+ * spans lines, and the shell still reads one command.
+ */
+static bool shell_plain(const char *s)
 {
 	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				    "0123456789_@%+=:,./-";
-	if (*s && strspn(s, plain) == strlen(s)) {
+	return *s && strspn(s, plain) == strlen(s);
+}
+
+/* The command's own name must not read as something else: NAME=... there
+ * would be one more assignment, and a reserved word (if, while, ...) would
+ * start a compound command. Quoted, it is just a word. */
+static bool shell_special_as_command(const char *s)
+{
+	static const char *const reserved[] = { "case", "do",	 "done",   "elif",   "else",
+						"esac", "fi",	 "for",	   "if",     "in",
+						"then", "until", "while",  "function", "select",
+						"time", "coproc" };
+	if (strchr(s, '='))
+		return true;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strcmp(s, reserved[i]) == 0)
+			return true;
+	return false;
+}
+
+static void put_word(const char *s, bool is_command)
+{
+	if (shell_plain(s) && !(is_command && shell_special_as_command(s))) {
 		fputs(s, stdout);
 		return;
 	}
@@ -179,8 +212,10 @@ static void put_quoted(const char *s)
 static void put_assignment(const char *name, const char *value)
 {
 	printf("%s=", name);
-	put_quoted(value);
-	putchar('\n');
+	/* An empty value needs no quotes after the '='. */
+	if (*value)
+		put_word(value, false);
+	putchar(' ');
 }
 
 int main(int argc, char **argv)
@@ -290,7 +325,7 @@ int main(int argc, char **argv)
 		for (char **a = command; *a; a++) {
 			if (a != command)
 				putchar(' ');
-			put_quoted(*a);
+			put_word(*a, a == command);
 		}
 		putchar('\n');
 		return fflush(stdout) == 0 ? 0 : 1;

@@ -119,11 +119,11 @@ static int run(const char *const *env, int timeout_s, char answers[CLIENTS][32],
 	return status;
 }
 
-#define LIB "LD_PRELOAD=" A4S_LIBRARY_DEFAULT
+#define LIB t_preload()
 
 START_TEST(a_bsd_style_server_works_under_inherit_bsd)
 {
-	static const char *const modes[][3] = {
+	const char *const modes[][3] = {
 		{ LIB, "ACCEPT4SHIM_INHERIT=bsd", NULL },
 		{ LIB, "ACCEPT4SHIM_INHERIT=bsd", "ACCEPT4SHIM_MODE=emulate" },
 	};
@@ -142,7 +142,7 @@ END_TEST
 
 START_TEST(the_same_server_hangs_with_linux_semantics)
 {
-	static const char *const modes[][3] = {
+	const char *const modes[][3] = {
 		{ "A4S_UNUSED=1", NULL, NULL }, /* the kernel alone */
 		{ LIB, "ACCEPT4SHIM_INHERIT=linux", NULL },
 	};
@@ -173,7 +173,7 @@ static int sockets_in(const char *listing)
 
 START_TEST(a_legacy_server_leaks_its_clients_into_commands_unless_cloexec_is_added)
 {
-	static const char *const runs[][3] = {
+	const char *const runs[][3] = {
 		{ "A4S_UNUSED=1", NULL, NULL },
 		{ LIB, "ACCEPT4SHIM_ADD_FLAGS=SOCK_CLOEXEC", NULL },
 		{ LIB, "ACCEPT4SHIM_ADD_FLAGS=SOCK_CLOEXEC", "ACCEPT4SHIM_MODE=emulate" },

@@ -25,6 +25,11 @@ fail() {
 	exit 1
 }
 
+# Whatever is checked, it is checked on libaccept4shim: a file that does
+# not define accept4shim_config (the stand-in of tests/standin, say) fails.
+nm -D --defined-only "$lib" | awk '{ sub(/@.*/, "", $3); print $3 }' | grep -qx accept4shim_config ||
+	fail "is not libaccept4shim (it does not define accept4shim_config)"
+
 case $what in
 exports)
 	# Names only, without any @VERSION suffix.

@@ -530,6 +530,22 @@ SCENARIOS = {
 }
 
 
+def prove_library(wrapper):
+    """Before any server: a program run through the wrapper has the library,
+    configured as the wrapper says (accept4shim_config() answers), so that a
+    wrapper whose library does nothing fails here at once."""
+    ask = ("import ctypes\n"
+           "f = ctypes.CDLL(None).accept4shim_config\n"
+           "f.restype = ctypes.c_char_p\n"
+           "print(f().decode())\n")
+    p = subprocess.run([wrapper, "--mode=emulate", "--", "/usr/bin/python3", "-c", ask],
+                       capture_output=True, text=True, timeout=20)
+    words = p.stdout.split()
+    if p.returncode != 0 or "mode=emulate" not in words:
+        raise Failure("the wrapper's library is not libaccept4shim configured as asked "
+                      "(exit %d): %s%s" % (p.returncode, p.stdout, p.stderr))
+
+
 def run(scenarios, extra_options=()):
     """Parses SCENARIO --wrapper PATH [extra options], runs the scenario
     under an alarm, and stops what it started on every way out; the exit
@@ -554,6 +570,11 @@ def run(scenarios, extra_options=()):
     signal.signal(signal.SIGINT, on_term)
     signal.alarm(SCENARIO_SECONDS)
 
+    try:
+        prove_library(args.wrapper)
+    except Failure as e:
+        print("FAIL: %s: not run: %s" % (args.scenario, e), file=sys.stderr)
+        return 1
     t = Session(args)
     ok = True
     try:

@@ -1,7 +1,10 @@
 #include "harness.h"
 #include "jsoncheck.h"
 
+#include <accept4shim.h>
+
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -217,6 +220,7 @@ int t_in_child(t_child_fn *fn, void *arg)
 	if (pid == 0) {
 		t_is_child = true;
 		fn(arg);
+		t_count_work();
 		_exit(0);
 	}
 	int status;
@@ -268,6 +272,19 @@ const char *t_library_path(void)
 {
 	const char *p = getenv("A4S_LIBRARY");
 	return p ? p : A4S_LIBRARY_DEFAULT;
+}
+
+const char *t_preload(void)
+{
+	static char var[PATH_MAX + 16];
+	snprintf(var, sizeof(var), "LD_PRELOAD=%s", t_library_path());
+	return var;
+}
+
+const char *t_wrapper_path(void)
+{
+	const char *p = getenv("A4S_WRAPPER");
+	return p ? p : A4S_WRAPPER_DEFAULT;
 }
 
 /* The counts live in shared memory, written by the helper, read here. */
@@ -527,13 +544,188 @@ int t_run_preloaded(const char *const argv[], const char *const vars[], char *ou
 	return t_run(argv, env, out, out_size, err, err_size, timeout_ms);
 }
 
+/* ---- the run is what it says it is ---- */
+
+/* Whether the n bytes at word are one of the space-separated words of list. */
+static bool has_word(const char *list, const char *word, size_t n)
+{
+	for (const char *p = list; *p;) {
+		size_t m = strcspn(p, " ");
+		if (m == n && strncmp(p, word, n) == 0)
+			return true;
+		p += m;
+		p += *p == ' ';
+	}
+	return false;
+}
+
+/* Each space-separated word of want is a word of have; the first that is
+ * not is put in missing. */
+static bool words_in(const char *want, const char *have, char *missing, size_t size)
+{
+	for (const char *w = want; *w;) {
+		while (*w == ' ')
+			w++;
+		size_t n = strcspn(w, " ");
+		if (n && !has_word(have, w, n)) {
+			snprintf(missing, size, "%.*s", (int)n, w);
+			return false;
+		}
+		w += n;
+	}
+	return true;
+}
+
+typedef const char *config_fn(void);
+typedef int get_stats_fn(struct accept4shim_stats *, size_t);
+
+static bool prove_in_process(const char *want)
+{
+	config_fn *config;
+	*(void **)&config = dlsym(RTLD_DEFAULT, "accept4shim_config");
+	const char *preload = getenv("LD_PRELOAD");
+	if (!want || !*want) {
+		if (config)
+			fprintf(stderr, "this run is not to have the library, yet it is in the "
+					"process (LD_PRELOAD=%s): ctest sets A4S_EXPECT_LIBRARY for "
+					"a preloaded run\n",
+				preload ? preload : "");
+		return !config;
+	}
+	if (!config) {
+		fprintf(stderr, "this run expects libaccept4shim in the process (%s), and it is "
+				"not there: LD_PRELOAD=%s\n",
+			want, preload ? preload : "(unset)");
+		return false;
+	}
+	const char *have = config();
+	char missing[128];
+	if (!have || !words_in(want, have, missing, sizeof(missing))) {
+		fprintf(stderr, "the library is configured \"%s\", this run expects \"%s\"%s%s\n",
+			have ? have : "(null)", want, have ? ": no " : "", have ? missing : "");
+		return false;
+	}
+	return true;
+}
+
+/* The file at t_library_path() is the library: loaded (in a child, so that
+ * this process stays as it was), it answers accept4shim_config(). */
+static bool prove_child_library(void)
+{
+	const char *path = t_library_path();
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		config_fn *config = NULL;
+		if (h)
+			*(void **)&config = dlsym(h, "accept4shim_config");
+		const char *have = config ? config() : NULL;
+		_exit(have && strncmp(have, "mode=", 5) == 0 ? 0 : 1);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "the programs this suite runs get %s, which is not libaccept4shim "
+				"(loaded, it does not answer accept4shim_config())\n",
+			path);
+		return false;
+	}
+	return true;
+}
+
+/* What every process of the run counted, summed at its exit. */
+static struct t_work {
+	_Atomic unsigned long long calls, emulated;
+} *work;
+
+void t_count_work(void)
+{
+	get_stats_fn *get_stats;
+	*(void **)&get_stats = dlsym(RTLD_DEFAULT, "accept4shim_get_stats");
+	struct accept4shim_stats st;
+	if (!work || !get_stats || get_stats(&st, sizeof(st)) != 0)
+		return;
+	atomic_fetch_add(&work->calls, st.calls);
+	atomic_fetch_add(&work->emulated, st.emulated);
+}
+
+static bool work_not_counted;
+
+void t_do_not_count_work(void)
+{
+	work_not_counted = true;
+}
+
+static void count_work_at_exit(void)
+{
+	if (!work_not_counted)
+		t_count_work();
+}
+
+static bool prove_work_done(const char *want)
+{
+	/* This process's own calls (CK_FORK=no) are counted now; its exit
+	 * comes later. Then the sums are not counted again. */
+	t_count_work();
+	unsigned long long calls = atomic_load(&work->calls), emulated = atomic_load(&work->emulated);
+	work = NULL;
+	if (calls == 0) {
+		fprintf(stderr, "a preloaded run in which the library counted no call at all\n");
+		return false;
+	}
+	if (has_word(want, "mode=emulate", strlen("mode=emulate")) && emulated == 0) {
+		fprintf(stderr, "a mode=emulate run in which the library emulated nothing (%llu "
+				"calls)\n",
+			calls);
+		return false;
+	}
+	return true;
+}
+
 int t_run_suite(Suite *s)
 {
+	const char *want = getenv("A4S_EXPECT_LIBRARY");
+	const char *child = getenv("A4S_EXPECT_CHILD_LIBRARY");
+	if (!prove_in_process(want) || (child && *child && !prove_child_library())) {
+		fprintf(stderr, "no test run: this is not the run ctest set up (see above)\n");
+		return EXIT_FAILURE;
+	}
+	bool preloaded = want && *want;
+	if (preloaded) {
+		work = mmap(NULL, sizeof(*work), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			    -1, 0);
+		T_CHECK(work != MAP_FAILED);
+		atexit(count_work_at_exit); /* in Check's forked tests too */
+	}
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	if (preloaded && !prove_work_done(want))
+		failed++;
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void t_wait_blocked_in_accept(pid_t pid, pid_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	for (int i = 0; i < 2000; i++) {
+		char line[64] = "";
+		FILE *f = fopen(path, "re");
+		T_CHECK(f != NULL);
+		bool got = fgets(line, sizeof(line), f) != NULL;
+		fclose(f);
+		/* "43 0x3 ...": in system call 43; "running" or "-1 ...": not
+		 * in one. */
+		long nr = got && line[0] != 'r' ? strtol(line, NULL, 10) : -1;
+		if (nr == SYS_accept4 || nr == SYS_accept)
+			return;
+		usleep(5000);
+	}
+	T_ASSERT(0, "thread %d of %d never blocked in accept", (int)tid, (int)pid);
 }
 
 bool t_tracing(void)

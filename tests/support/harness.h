@@ -91,9 +91,15 @@ void t_seccomp_fail_syscall(long nr, int err);
 /* fcntl(fd, cmd, ...) fails with err, other fcntl commands run. */
 void t_seccomp_fail_fcntl(int cmd, int err);
 
-/* Path of the built library (from the build system), for tests that run
- * programs under LD_PRELOAD themselves. */
+/* Path of the library under test, for tests that run programs under
+ * LD_PRELOAD themselves: $A4S_LIBRARY if set (the stand-in proof,
+ * tests/standin, sets it), else the one the build made. */
 const char *t_library_path(void);
+/* "LD_PRELOAD=<t_library_path()>", for a child's environment. */
+const char *t_preload(void);
+/* The accept4shim command under test: $A4S_WRAPPER if set, else the one
+ * the build made (it finds its library next to itself). */
+const char *t_wrapper_path(void);
 
 /*
  * Counts system calls exactly, without changing them (use it in
@@ -126,10 +132,42 @@ int t_run(const char *const argv[], const char *const env[], char *out, size_t o
 int t_run_preloaded(const char *const argv[], const char *const vars[], char *out,
 		    size_t out_size, char *err, size_t err_size, int timeout_ms);
 
-/* The Check boilerplate of every suite's main(): runs all of s (in the
+/*
+ * The Check boilerplate of every suite's main(): runs all of s (in the
  * mode CK_FORK says) and gives the exit status, EXIT_FAILURE if any test
- * failed. */
+ * failed.
+ *
+ * Before running anything it proves the run is what ctest says it is
+ * (tests/CMakeLists.txt sets these for every entry):
+ *  - A4S_EXPECT_LIBRARY="mode=emulate ..." (a preloaded run): the library
+ *    is in this process (accept4shim_config() resolves) and its
+ *    configuration holds each of those words; unset: it is not here at
+ *    all. A suite run with a library that does nothing (the stand-in of
+ *    tests/standin), or none, fails at once.
+ *  - A4S_EXPECT_CHILD_LIBRARY=1 (a suite that runs programs with the
+ *    library, t_library_path()): that file is the library, answering
+ *    accept4shim_config() when loaded.
+ * After the run, a preloaded run must show the library did the work: the
+ * calls it counted in every process of the run (the runner, Check's forked
+ * tests, t_in_child children; summed in shared memory at their exit) are
+ * not 0, and in a mode=emulate run, some were emulated.
+ */
 int t_run_suite(Suite *s);
+/* Adds this process's counters to the run's sums (see t_run_suite); done
+ * at exit by itself, and by t_in_child before its child's _exit. For a
+ * child of the test's own that ends with _exit after calls worth counting. */
+void t_count_work(void);
+/* This process is not to add its counters at exit (asking for them is a
+ * call into the library, which a test counting system calls must not see). */
+void t_do_not_count_work(void);
+
+/*
+ * Waits until thread tid of process pid sits in the accept or accept4
+ * system call (as /proc/PID/task/TID/syscall shows: accept4 natively,
+ * accept when emulated), so that a signal or a cancellation is known to
+ * find it there, not on its way. Fails the test after 10 s.
+ */
+void t_wait_blocked_in_accept(pid_t pid, pid_t tid);
 
 /*
  * The trace file a preloaded suite writes (ACCEPT4SHIM_LOG, usually with

@@ -240,7 +240,7 @@ static void expect_calls(const char *const *env, const char *kind, const char *c
 			      kind, i + 1, t.call[i], want[i], got);
 }
 
-#define LIB "LD_PRELOAD=" A4S_LIBRARY_DEFAULT
+#define LIB t_preload()
 #define ENV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define CALLS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 

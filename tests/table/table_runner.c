@@ -403,6 +403,30 @@ static void run_case(const struct row *r, int serial, const char *from)
 	drop_target(&t);
 }
 
+/* Run by ctest itself (not through test_table): A4S_EXPECT_LIBRARY="mode=X"
+ * is the configuration the library must be in, before any case runs, as
+ * the harness's t_run_suite proves it for the Check suites. */
+static void prove_library(const char *want)
+{
+	if (!want)
+		return;
+	const char *(*config)(void);
+	*(void **)&config = dlsym(RTLD_DEFAULT, "accept4shim_config");
+	const char *have = config ? config() : NULL;
+	char word[128];
+	for (const char *w = want; *w; w += strspn(w, " ")) {
+		size_t n = strcspn(w, " ");
+		snprintf(word, sizeof(word), " %.*s ", (int)n, w);
+		char padded[512];
+		snprintf(padded, sizeof(padded), " %s ", have ? have : "");
+		if (!have || !strstr(padded, word))
+			die("the library is not in this process as expected (want \"%s\", have "
+			    "\"%s\")",
+			    want, have ? have : "no accept4shim_config()");
+		w += n;
+	}
+}
+
 static void print_expected(const struct row *r)
 {
 	printf("%s", r->name);
@@ -425,6 +449,7 @@ int main(int argc, char **argv)
 	}
 	if (!table)
 		die("usage: table_runner [--expect] [--from=SUBSTRING] TABLE");
+	prove_library(getenv("A4S_EXPECT_LIBRARY"));
 	FILE *f = fopen(table, "r");
 	if (!f)
 		die("%s: %s", table, strerror(errno));

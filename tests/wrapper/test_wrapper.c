@@ -114,7 +114,7 @@ static void run_wrapper(struct run *r, const char *const *env, ...)
 	const char *argv[MAX_ARGS];
 	int n = 0;
 	va_list ap;
-	argv[n++] = A4S_WRAPPER;
+	argv[n++] = t_wrapper_path();
 	va_start(ap, env);
 	for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < MAX_ARGS - 1;)
 		argv[n++] = a;
@@ -161,7 +161,7 @@ static void assert_var(const struct run *r, const char *name, const char *value)
 static const char *library(void)
 {
 	static char path[PATH_MAX];
-	ck_assert_ptr_nonnull(realpath(A4S_LIBRARY_DEFAULT, path));
+	ck_assert_ptr_nonnull(realpath(t_library_path(), path));
 	return path;
 }
 
@@ -501,7 +501,7 @@ END_TEST
 START_TEST(run_nested_the_library_is_not_added_twice)
 {
 	struct run r;
-	run_wrapper(&r, NULL, "--mode=emulate", A4S_WRAPPER, "--retry", A4S_WRAPPER,
+	run_wrapper(&r, NULL, "--mode=emulate", t_wrapper_path(), "--retry", t_wrapper_path(),
 		    A4S_PROBE, "env", NULL);
 	ck_assert_int_eq(exit_code(&r), 0);
 	assert_var(&r, "LD_PRELOAD", library());
@@ -536,7 +536,7 @@ START_TEST(the_library_is_found_at_the_installed_place_relative_to_the_command)
 	snprintf(bin, sizeof(bin), "%s/bin", dir);
 	ck_assert_int_eq(mkdir(bin, 0755), 0);
 	snprintf(cmd, sizeof(cmd), "%s/accept4shim", bin);
-	copy_file(A4S_WRAPPER, cmd, 0755);
+	copy_file(t_wrapper_path(), cmd, 0755);
 	snprintf(lib, sizeof(lib), "%s/%s", bin, A4S_WRAPPER_INSTALLED_LIBRARY);
 	snprintf(libdir, sizeof(libdir), "%s", lib);
 	*strrchr(libdir, '/') = '\0';
@@ -656,7 +656,7 @@ END_TEST
 
 /* --- --dry-run, --help, --version -------------------------------------- */
 
-START_TEST(dry_run_prints_the_variables_and_the_command_and_runs_nothing)
+START_TEST(dry_run_prints_the_command_as_one_line_and_runs_nothing)
 {
 	struct run r;
 	char want[PATH_MAX * 2];
@@ -664,35 +664,94 @@ START_TEST(dry_run_prints_the_variables_and_the_command_and_runs_nothing)
 		    A4S_PROBE, "exit", "9", NULL);
 	ck_assert_int_eq(exit_code(&r), 0); /* not the probe's 9 */
 	snprintf(want, sizeof(want),
-		 "LD_PRELOAD=%s\n"
-		 "ACCEPT4SHIM_MODE=emulate\n"
-		 "ACCEPT4SHIM_ADD_FLAGS='SOCK_CLOEXEC|SOCK_NONBLOCK'\n"
-		 "%s exit 9\n",
+		 "LD_PRELOAD=%s ACCEPT4SHIM_MODE=emulate "
+		 "ACCEPT4SHIM_ADD_FLAGS='SOCK_CLOEXEC|SOCK_NONBLOCK' %s exit 9\n",
 		 library(), A4S_PROBE);
 	ck_assert_str_eq(r.out, want);
 }
 END_TEST
 
-START_TEST(dry_run_output_is_quoted_for_the_shell)
+/*
+ * SPEC: "--dry-run, which prints the command as one line that a POSIX shell
+ * runs as printed". The line, given to sh -c, runs the very program the
+ * wrapper would have run: the library loaded, the same argv, the same
+ * environment (but for what a shell keeps up to date itself: PWD, OLDPWD,
+ * SHLVL, _). Commands and arguments of every awkward kind: spaces,
+ * quotes, $, backquotes, backslashes, newlines, globs, ~, #, empty words,
+ * '=' in the command's name, a reserved word as the name; values likewise.
+ */
+static const char *const awkward_names[] = { "probe", "a=b", "if", "my probe", "it's" };
+static const char *const awkward_args[] = { "a b", "it's", "$HOME", "", "*", "x\"y",
+					    "back\\slash", "new\nline", "`id`", "~x", "#c",
+					    "tab\there", "-", "--", "a=b", "!x", "'", "\\" };
+#define N_AWKWARD_NAMES (int)(sizeof(awkward_names) / sizeof(awkward_names[0]))
+
+/* The probe's "all" report minus the variables a shell maintains itself. */
+static void drop_shell_variables(char *out)
 {
-	/* Pasted behind env(1) in a shell, it runs the same command. */
-	static const char *const args[] = { "a b", "it's", "$HOME", "", "*", "x\"y" };
-	struct run r;
-	run_wrapper(&r, NULL, "--dry-run", "--log=/tmp/my trace.%p", A4S_PROBE, "args", args[0],
-		    args[1], args[2], args[3], args[4], args[5], NULL);
-	ck_assert_int_eq(exit_code(&r), 0);
-	char script[32768];
-	snprintf(script, sizeof(script), "exec env %s", r.out);
-	for (char *p = script; *p; p++) {
-		if (*p == '\n')
-			*p = ' ';
+	static const char *const kept_by_shells[] = { "env [PWD=", "env [OLDPWD=", "env [SHLVL=",
+						      "env [_=" };
+	char *w = out;
+	for (char *line = out; *line;) {
+		char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+		bool drop = false;
+		for (size_t i = 0; i < sizeof(kept_by_shells) / sizeof(kept_by_shells[0]); i++)
+			drop |= strncmp(line, kept_by_shells[i], strlen(kept_by_shells[i])) == 0;
+		if (!drop) {
+			memmove(w, line, n);
+			w += n;
+		}
+		line += n;
 	}
-	const char *argv[] = { "/bin/sh", "-c", script, NULL };
-	struct run s;
-	run_argv(&s, NULL, argv);
-	ck_assert_int_eq(exit_code(&s), 0);
-	ck_assert_str_eq(s.out, "[a b]\n[it's]\n[$HOME]\n[]\n[*]\n[x\"y]\n");
-	ck_assert_ptr_nonnull(strstr(r.out, "ACCEPT4SHIM_LOG='/tmp/my trace.%p'\n"));
+	*w = '\0';
+}
+
+START_TEST(dry_run_line_run_by_sh_is_the_run_the_wrapper_makes)
+{
+	char dir[PATH_MAX], cmd[PATH_MAX + 64], path_var[2 * PATH_MAX], pwd[PATH_MAX + 8];
+	make_dir(dir, sizeof(dir));
+	snprintf(cmd, sizeof(cmd), "%s/%s", dir, awkward_names[_i]);
+	copy_file(A4S_PROBE, cmd, 0755);
+	snprintf(path_var, sizeof(path_var), "PATH=%s:/usr/bin:/bin", dir);
+	snprintf(pwd, sizeof(pwd), "PWD=%s", dir);
+	const char *env[] = { path_var, pwd, "ACCEPT4SHIM_RETRY=on", NULL };
+
+	/* By name (found in PATH, as a user types it), awkward arguments, and
+	 * options whose values are awkward too. */
+	const char *argv[64];
+	int n = 0;
+	argv[n++] = t_wrapper_path();
+	argv[n++] = "--log=/tmp/my trace's $HOME\n%p";
+	argv[n++] = "--add-flags= SOCK_CLOEXEC | SOCK_NONBLOCK";
+	argv[n++] = "--mode=emulate";
+	argv[n++] = "--dry-run";
+	argv[n++] = awkward_names[_i];
+	argv[n++] = "all";
+	for (size_t i = 0; i < sizeof(awkward_args) / sizeof(awkward_args[0]); i++)
+		argv[n++] = awkward_args[i];
+	argv[n] = NULL;
+	struct run dry, direct, pasted;
+	run_argv(&dry, env, argv);
+	ck_assert_msg(exit_code(&dry) == 0, "--dry-run: %s", dry.err);
+	/* One command: nothing after the final newline, and the only other
+	 * newlines are the ones inside the quoted newline arguments. */
+	size_t len = strlen(dry.out);
+	ck_assert_msg(len > 0 && dry.out[len - 1] == '\n', "%s", dry.out);
+
+	memmove(&argv[4], &argv[5], sizeof(argv[0]) * (size_t)(n - 4)); /* no --dry-run */
+	run_argv(&direct, env, argv);
+	ck_assert_msg(exit_code(&direct) == 0, "direct run: %s", direct.err);
+
+	const char *sh[] = { "/bin/sh", "-c", dry.out, NULL };
+	run_argv(&pasted, env, sh);
+	ck_assert_msg(exit_code(&pasted) == 0, "sh -c '%s': %s", dry.out, pasted.err);
+	ck_assert_msg(strstr(pasted.out, "loaded=1\n") == pasted.out, "%s", pasted.out);
+	drop_shell_variables(direct.out);
+	drop_shell_variables(pasted.out);
+	ck_assert_str_eq(pasted.out, direct.out);
+	ck_assert_str_eq(pasted.err, direct.err);
+	rm_tree(dir);
 }
 END_TEST
 
@@ -778,8 +837,9 @@ static Suite *wrapper_suite(void)
 	suite_add_tcase(s, t);
 
 	t = tcase_create("information");
-	tcase_add_test(t, dry_run_prints_the_variables_and_the_command_and_runs_nothing);
-	tcase_add_test(t, dry_run_output_is_quoted_for_the_shell);
+	tcase_add_test(t, dry_run_prints_the_command_as_one_line_and_runs_nothing);
+	tcase_add_loop_test(t, dry_run_line_run_by_sh_is_the_run_the_wrapper_makes, 0,
+			    N_AWKWARD_NAMES);
 	tcase_add_test(t, dry_run_still_says_when_the_command_cannot_be_run);
 	tcase_add_test(t, help_prints_every_option_on_stdout_and_exits_0);
 	tcase_add_test(t, version_prints_the_version_and_the_library_and_exits_0);

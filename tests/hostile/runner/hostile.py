@@ -15,7 +15,9 @@ for --check), and the same small environment: PATH, LC_ALL=C,
 A4S_HOSTILE_REPORT, A4S_HOSTILE_TRACE, A4S_HOSTILE_FACTS. The library run
 adds the --var variables and LD_PRELOAD="LIB:OBS" (the plain run:
 LD_PRELOAD=OBS); with --no-preload it gets only A4S_HOSTILE_LIBRARY=LIB and
-the variables, for a program that loads the library itself. In --var values
+the variables, for a program that loads the library itself (or runs
+something that does: then --config proves some process of the run had it,
+so configured, at its exit). In --var values
 and in the arguments, @TRACE@, @WORK@, @RUN@ and @LIBRARY@ become the run's
 own paths.
 
@@ -157,6 +159,7 @@ def run(args, side):
         "stderr": err,
         "files": files(where["@WORK@"]),
         "report": report(where, proc.pid),
+        "configs": [r["library"] for r in all_reports(where)],
     }
 
 
@@ -208,6 +211,16 @@ def report(where, pid):
             target = re.sub(r"/#\d+ \(deleted\)$", "/#INODE (deleted)", target)
             fds[int(num)] = target
     return {"library": library, "fds": fds}
+
+
+def all_reports(where):
+    """The reports of every process of the run that wrote one."""
+    found = []
+    for name in os.listdir(os.path.join(where["@RUN@"], "report")):
+        r = report(where, int(name))
+        if r:
+            found.append(r)
+    return found
 
 
 def describe_status(s):
@@ -279,6 +292,14 @@ def compare(args, plain, lib):
             if lr and word not in (lr["library"] or "").split():
                 problems.append("the library's configuration %r lacks %r"
                                 % (lr["library"], word))
+    elif args.config:
+        # Not preloaded: some process of the run (one the program started)
+        # must have had the library, configured so.
+        if not any(all(w in (c or "").split() for w in args.config) for c in lib["configs"]):
+            problems.append("no process of the library run had the library configured with "
+                            "%s; they had: %s" % (" ".join(args.config), lib["configs"]))
+    if any(c not in (None, "none") for c in plain["configs"]):
+        problems.append("a process of the plain run had the library: %s" % plain["configs"])
 
     bound = 3 * plain["elapsed"] + 3
     if not lib["hung"] and lib["elapsed"] > bound:
