@@ -371,28 +371,13 @@ static void *block_in_accept(void *arg)
 }
 
 /* Waits until the thread sits in the system call that waits for the
- * connection, as /proc/self/task/TID/syscall shows: accept4 natively,
- * accept when emulated, and poll when an emulated accept4(SOCK_CLOEXEC)
- * waits outside the fork window (docs/fork-window.md). */
+ * connection (the harness's t_wait_blocked_in_accept). */
 static void wait_until_blocked(struct blocked *b)
 {
-	for (int i = 0; i < 1000; i++) {
-		int tid = atomic_load(&b->tid);
-		if (tid) {
-			char path[64], line[64] = "";
-			snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-			FILE *f = fopen(path, "r");
-			T_CHECK(f != NULL);
-			bool got = fgets(line, sizeof(line), f) != NULL;
-			fclose(f);
-			long nr = got ? strtol(line, NULL, 10) : -1;
-			if (got && line[0] != 'r' &&
-			    (nr == SYS_accept4 || nr == SYS_accept || nr == SYS_poll || nr == SYS_ppoll))
-				return;
-		}
+	for (int i = 0; i < 2000 && !atomic_load(&b->tid); i++)
 		usleep(5000);
-	}
-	T_ASSERT(0, "the thread never blocked in accept");
+	T_ASSERT(atomic_load(&b->tid) != 0, "the thread never started");
+	t_wait_blocked_in_accept(getpid(), atomic_load(&b->tid));
 }
 
 static void join_within(pthread_t th, int seconds, void **res)

@@ -12,10 +12,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,7 +44,7 @@ static bool flags_are(int fd, int flags)
 
 /* ---- accept from inside a handler ---- */
 
-static int h_listener, h_flags;
+static int h_listener, h_flags, h_notify = -1;
 static volatile sig_atomic_t h_fd, h_err, h_errno_kept, h_calls, h_bad;
 
 static void accepting_handler(int sig)
@@ -57,6 +59,8 @@ static void accepting_handler(int sig)
 	h_fd = fd;
 	h_err = fd < 0 ? errno : 0;
 	h_errno_kept = fd >= 0 && errno == 4321;
+	if (h_notify >= 0) /* the handler has run: tell whoever waits for that */
+		(void)write(h_notify, "h", 1);
 	errno = saved;
 }
 
@@ -208,6 +212,13 @@ END_TEST
 
 /* ---- SA_RESTART around a handler that accepts ---- */
 
+/*
+ * This thread blocks in accept4 on a blocking listener; a helper process
+ * waits until it is really in the system call (/proc), signals it, waits
+ * for the handler (which accepts on another listener) to have run, waits
+ * until the accept4 has been restarted and is blocked again, and only then
+ * connects. The accept4 must return that connection: SA_RESTART worked.
+ */
 static void restart_around_a_handler(void *arg)
 {
 	(void)arg;
@@ -219,6 +230,9 @@ static void restart_around_a_handler(void *arg)
 	h_listener = b.fd;
 	h_flags = SOCK_NONBLOCK;
 	h_calls = 0;
+	int ran[2];
+	T_CHECK(pipe2(ran, O_CLOEXEC) == 0);
+	h_notify = ran[1];
 	struct sigaction sa = { .sa_handler = accepting_handler, .sa_flags = SA_RESTART };
 	T_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
 	pid_t queued = t_clients(&b, 1);
@@ -227,14 +241,15 @@ static void restart_around_a_handler(void *arg)
 	pid_t helper = fork();
 	T_CHECK(helper >= 0);
 	if (helper == 0) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		alarm(30);
+		t_wait_blocked_in_accept(parent, parent);
 		kill(parent, SIGUSR1);
-		nanosleep(&ts, NULL);
+		char b1;
+		T_ASSERT(read(ran[0], &b1, 1) == 1, "the handler never ran");
+		t_wait_blocked_in_accept(parent, parent); /* restarted, waiting again */
 		int c = socket(AF_INET, SOCK_STREAM, 0);
 		if (c < 0 || connect(c, (const struct sockaddr *)&a.addr, a.addrlen) != 0)
 			_exit(2);
-		char b1;
 		(void)read(c, &b1, 1);
 		_exit(0);
 	}
@@ -266,13 +281,15 @@ END_TEST
 
 static struct t_listener c_listener;
 static atomic_long c_returned;
+static atomic_int c_tid[4];
 
 /* Accepts until cancelled. Between the accept and the next one the thread
  * cannot be cancelled, so a connection it got is always closed here: what
  * could leak is only what the library holds when the accept is cancelled. */
 static void *accept_until_cancelled(void *arg)
 {
-	(void)arg;
+	if (arg) /* where to say which thread this is */
+		atomic_store((atomic_int *)arg, (int)syscall(SYS_gettid));
 	for (;;) {
 		int fd = accept4(c_listener.fd, NULL, NULL, SOCK_CLOEXEC);
 		atomic_fetch_add(&c_returned, 1);
@@ -284,9 +301,9 @@ static void *accept_until_cancelled(void *arg)
 	return NULL;
 }
 
-static void blocked_in_accept(pthread_t *t)
+static void blocked_in_accept(pthread_t *t, atomic_int *tid)
 {
-	T_ASSERT(pthread_create(t, NULL, accept_until_cancelled, NULL) == 0, "pthread_create");
+	T_ASSERT(pthread_create(t, NULL, accept_until_cancelled, tid) == 0, "pthread_create");
 }
 
 static void cancel_and_join(pthread_t t)
@@ -377,10 +394,15 @@ START_TEST(cancelled_thread_leaves_nothing_held)
 
 	/* Four threads blocked in accept4; two are cancelled there. */
 	pthread_t t[4];
-	for (int i = 0; i < 4; i++)
-		blocked_in_accept(&t[i]);
-	struct timespec settle = { 0, 50 * 1000 * 1000 };
-	nanosleep(&settle, NULL);
+	for (int i = 0; i < 4; i++) {
+		atomic_store(&c_tid[i], 0);
+		blocked_in_accept(&t[i], &c_tid[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		while (!atomic_load(&c_tid[i]))
+			sched_yield();
+		t_wait_blocked_in_accept(getpid(), atomic_load(&c_tid[i]));
+	}
 	cancel_and_join(t[0]);
 	cancel_and_join(t[1]);
 	ck_assert_int_eq(atomic_load(&c_returned), 0);
@@ -433,7 +455,7 @@ START_TEST(threads_cancelled_under_load_add_no_loss_to_the_c_library)
 	while (waitpid(client, &status, WNOHANG) == 0) {
 		ck_assert_int_lt(rounds, 20000);
 		pthread_t t;
-		blocked_in_accept(&t);
+		blocked_in_accept(&t, NULL); /* cancelled wherever it is: on purpose */
 		nanosleep(&(struct timespec){ 0, (rounds++ % 7) * 150000L }, NULL);
 		cancel_and_join(t);
 	}

@@ -162,10 +162,12 @@ void t_count_work(void);
 void t_do_not_count_work(void);
 
 /*
- * Waits until thread tid of process pid sits in the accept or accept4
- * system call (as /proc/PID/task/TID/syscall shows: accept4 natively,
- * accept when emulated), so that a signal or a cancellation is known to
- * find it there, not on its way. Fails the test after 10 s.
+ * Waits until thread tid of process pid sits in the system call that waits
+ * for a connection (as /proc/PID/task/TID/syscall shows: accept4 natively,
+ * accept when emulated, poll or ppoll when an emulated accept4(SOCK_CLOEXEC)
+ * waits outside the fork window, docs/fork-window.md), so that a signal or
+ * a cancellation is known to find it there, not on its way. Fails the test
+ * after 10 s.
  */
 void t_wait_blocked_in_accept(pid_t pid, pid_t tid);
 
