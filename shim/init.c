@@ -74,9 +74,8 @@ static void load(void)
 	a4s_complain(complaints, diag.len);
 }
 
-const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
+static const struct a4s_config *get(struct a4s_config *scratch)
 {
-	a4s_self_check(); /* a new process resets its state before using it */
 	int s = atomic_load_explicit(&state, memory_order_acquire);
 	if (s == LOADED)
 		return &config;
@@ -100,6 +99,12 @@ const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
 /* No a4s_self_check here: the configuration is the same in a child, and a
  * child that exits without having called the library must pay nothing for
  * it; whoever reads per-process state next (the counters) checks. */
+const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
+{
+	a4s_self_check(); /* a new process resets its state before using it */
+	return get(scratch);
+}
+
 const struct a4s_config *a4s_config_loaded(void)
 {
 	return atomic_load(&state) == LOADED ? &config : NULL;
@@ -116,6 +121,8 @@ __attribute__((constructor)) static void on_load(void)
 	 * closed fd 2, say) must not leave theirs behind. */
 	int saved_errno = errno;
 	struct a4s_config scratch;
-	(void)a4s_config_get(&scratch);
+	/* Not a4s_config_get: a process that never calls the library is
+	 * not to pay for noticing it is a new one (see self.h). */
+	(void)get(&scratch);
 	errno = saved_errno;
 }

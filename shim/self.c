@@ -16,7 +16,7 @@ __thread struct a4s_self_tid a4s_self_tid_cache __attribute__((tls_model("initia
  * that an id cached in an earlier one is never taken for this one's. */
 static atomic_int state_of;
 static atomic_uint generation = 1;
-static atomic_bool wiped_in_children;
+static atomic_bool armed, wiped_in_children;
 /* What a new process must redo (fork.c's, given at load: this file knows
  * which process it is, not what the rest of the library keeps). */
 static void (*_Atomic reset_for_new_process)(void);
@@ -24,11 +24,29 @@ static void (*_Atomic reset_for_new_process)(void);
 void a4s_self_setup(void (*reset)(void))
 {
 	atomic_store(&reset_for_new_process, reset);
+	/* Whose state this is, so that a child forked while we load knows
+	 * it is another process. */
+	int pid = a4s_getpid(), none = 0;
+	if (pid > 0)
+		atomic_compare_exchange_strong(&state_of, &none, pid);
+}
+
+/*
+ * The page is marked by the first call that needs the ids, not at load: a
+ * process that never calls the library (a shell, every process of a system
+ * with the library in /etc/ld.so.preload) makes no madvise, a call a tight
+ * seccomp allowlist may not have. Before the first call there is nothing
+ * of the process's own to reset.
+ */
+static void arm(void)
+{
+	bool no = false;
+	if (!atomic_compare_exchange_strong(&armed, &no, true))
+		return;
 	if (getauxval(AT_PAGESZ) == A4S_SELF_PAGE &&
 	    syscall(SYS_madvise, &a4s_self_page, sizeof(a4s_self_page), MADV_WIPEONFORK) == 0)
 		atomic_store(&wiped_in_children, true);
-	/* else every call asks getpid */
-	(void)a4s_self_pid_slow(); /* and from now on, the page answers */
+	/* else the page is never filled in, and every call asks getpid */
 }
 
 int a4s_self_pid_slow(void)
@@ -53,6 +71,7 @@ int a4s_self_pid_slow(void)
 		}
 		held = atomic_load(&state_of);
 	}
+	arm();
 	if (held == pid && atomic_load_explicit(&wiped_in_children, memory_order_relaxed)) {
 		atomic_store_explicit(&a4s_self_page.gen, atomic_load(&generation),
 				      memory_order_relaxed);

@@ -79,8 +79,9 @@ static inline void a4s_self_check(void)
 	(void)a4s_self_pid();
 }
 
-/* At load: marks the page to be wiped in children, where the kernel can,
- * and takes what a new process must run, once, before it uses the state. */
+/* At load: notes whose state this is, and takes what a new process must
+ * run, once, before it uses the state. The first call marks the page to be
+ * wiped in children, where the kernel can. */
 A4S_HIDDEN void a4s_self_setup(void (*reset)(void));
 
 #endif

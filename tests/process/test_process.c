@@ -237,6 +237,37 @@ START_TEST(a_child_forked_by_a_second_thread_traces_with_its_own_tid)
 }
 END_TEST
 
+/* ---- a grandchild: the child's child notices too --------------------------- */
+
+static void grandchild(void *arg)
+{
+	enum kind k = *(enum kind *)arg;
+	call_once();
+	pid_t pid = new_process(k);
+	T_CHECK(pid >= 0);
+	if (pid == 0) {
+		call_once(); /* the child is now itself, its page filled in */
+		pid_t g = new_process(k);
+		if (g == 0) {
+			call_once();
+			traced_as_itself(1, (int)getpid(), 1);
+			_exit(0);
+		}
+		T_ASSERT(g > 0 && wait_child(g) == 0, "%s: the grandchild failed", kind_names[k]);
+		traced_as_itself(1, (int)getpid(), 1);
+		_exit(0);
+	}
+	T_ASSERT(wait_child(pid) == 0, "%s: the child failed", kind_names[k]);
+	traced_as_itself(1, (int)syscall(SYS_gettid), 1);
+}
+
+START_TEST(a_grandchild_traces_as_itself)
+{
+	enum kind k = (enum kind)_i;
+	T_IN_CHILD(grandchild, &k);
+}
+END_TEST
+
 /* ---- vfork: the parent keeps its ids -------------------------------------- */
 
 static void after_vfork(void *arg)
@@ -274,6 +305,7 @@ int main(void)
 	tcase_add_loop_test(tc, a_thread_in_a_child_traces_with_its_own_tid, 0, KINDS);
 	tcase_add_loop_test(tc, a_child_forked_by_a_second_thread_traces_with_its_own_tid, 0,
 			    KINDS);
+	tcase_add_loop_test(tc, a_grandchild_traces_as_itself, 0, KINDS);
 	tcase_add_test(tc, after_vfork_and_exec_the_parent_traces_as_itself);
 	suite_add_tcase(s, tc);
 	return t_run_suite(s);
