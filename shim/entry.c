@@ -17,9 +17,14 @@
 
 #define A4S_EXPORT __attribute__((visibility("default")))
 
-static int finish(const struct a4s_config *cfg, struct a4s_call *c)
+static int finish(struct a4s_call *c)
 {
+	/* Saved before anything of ours runs: the first call may load the
+	 * library, and noticing a new process asks getpid; neither may leave
+	 * errno changed after a call that succeeds. */
 	int saved_errno = errno;
+	struct a4s_config scratch;
+	const struct a4s_config *cfg = a4s_config_get(&scratch);
 	/* A config with a destination is the loaded one, whose sink is open
 	 * (a4s_config_get's stand-in has tracing off). */
 	bool tracing = cfg->log_kind != A4S_LOG_NONE;
@@ -38,7 +43,7 @@ static int finish(const struct a4s_config *cfg, struct a4s_call *c)
 		errno = -r;
 		return -1;
 	}
-	errno = saved_errno; /* the trace's own calls may have set it */
+	errno = saved_errno; /* our own system calls may have set it */
 	return r;
 }
 
@@ -51,17 +56,15 @@ A4S_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 			errno = -r;
 		return r < 0 ? -1 : r;
 	}
-	struct a4s_config scratch;
 	struct a4s_call c = { .listen_fd = fd, .addr = addr, .addrlen = addrlen };
-	return finish(a4s_config_get(&scratch), &c);
+	return finish(&c);
 }
 
 A4S_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	struct a4s_config scratch;
 	struct a4s_call c = { .listen_fd = fd, .addr = addr, .addrlen = addrlen,
 			      .flags = flags, .is_accept4 = true };
-	return finish(a4s_config_get(&scratch), &c);
+	return finish(&c);
 }
 
 A4S_EXPORT const char *accept4shim_version(void)
@@ -71,8 +74,10 @@ A4S_EXPORT const char *accept4shim_version(void)
 
 A4S_EXPORT const char *accept4shim_config(void)
 {
+	int saved_errno = errno;
 	struct a4s_config scratch;
 	(void)a4s_config_get(&scratch); /* loads it, if nothing has yet */
+	errno = saved_errno;
 	return a4s_config_described();
 }
 

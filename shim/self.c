@@ -49,7 +49,20 @@ static void arm(void)
 	/* else the page is never filled in, and every call asks getpid */
 }
 
+/* The C library's syscall() sets errno when a call fails (a sandbox
+ * refusing getpid or madvise): the ids are asked for on paths whose caller
+ * must find errno as it was. */
+static int self_pid_slow(void);
+
 int a4s_self_pid_slow(void)
+{
+	int saved_errno = errno;
+	int pid = self_pid_slow();
+	errno = saved_errno;
+	return pid;
+}
+
+static int self_pid_slow(void)
 {
 	int pid = a4s_getpid();
 	int held = atomic_load(&state_of);
@@ -85,7 +98,9 @@ int a4s_self_tid_slow(void)
 	(void)a4s_self_pid(); /* a new process moves to a new generation first */
 	unsigned gen = atomic_load(&generation);
 	if (a4s_self_tid_cache.gen != gen) {
+		int saved_errno = errno;
 		a4s_self_tid_cache.tid = a4s_gettid();
+		errno = saved_errno;
 		a4s_self_tid_cache.gen = gen;
 	}
 	return a4s_self_tid_cache.tid;
