@@ -50,7 +50,9 @@ void a4s_init_after_fork(void)
 
 static void load(void)
 {
-	char complaints[A4S_COMPLAINTS_MAX];
+	/* Static, not on the stack: the first call may come from a signal
+	 * handler on a small alternate stack, and only one thread loads. */
+	static char complaints[A4S_COMPLAINTS_MAX];
 	struct a4s_diag diag = { complaints, sizeof(complaints), 0, 0 };
 
 	/* First, so that a child forked by another thread while we load

@@ -25,7 +25,8 @@
 #include <unistd.h>
 
 /* A step that must work for the case to mean anything: if it fails, the
- * case says so and exits 99 (in both runs alike, or the runner shows it). */
+ * case says so and exits 99, which the runner takes as a case that could
+ * not do what it is named for: a failure, even in both runs alike. */
 #define MUST(expr)                                                                  \
 	do {                                                                        \
 		if (!(expr)) {                                                      \
@@ -143,6 +144,8 @@ static inline long syscall_number(const char *name)
  * e.g. "accept=ECONNABORTED,accept4=ECONNABORTED,futex=ENOSYS". */
 static inline void refuse_from(const char *spec)
 {
+	if (strcmp(spec, "none") == 0)
+		return;
 	long nrs[28];
 	int errs[28], n = 0;
 	char copy[512];

@@ -1,6 +1,9 @@
 /*
  * A server under a sandbox that refuses one of the system calls the library
  * makes: serve_sandboxed POLICY FAMILY N CALL...
+ * (POLICY "none": no filter; "nofile=N,..." first lowers the server's
+ * RLIMIT_NOFILE to N, the inspector keeping its own; "hold,...": the server
+ * keeps every socket it accepted open, so it runs into that limit.)
  *
  * The server sets up its listener (non-blocking) and an inspector process,
  * then installs the seccomp filter POLICY (case.h's refuse_from), as a
@@ -17,6 +20,7 @@
  * policy refuses write.
  */
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "case.h"
@@ -90,7 +94,16 @@ int main(int argc, char **argv)
 	char b;
 	MUST(read(sv[0], &b, 1) == 1);
 
-	refuse_from(argv[1]);
+	const char *policy = argv[1];
+	bool hold = strncmp(policy, "hold,", 5) == 0;
+	if (hold)
+		policy += 5;
+	if (strncmp(policy, "nofile=", 7) == 0) {
+		struct rlimit r = { strtoull(policy + 7, NULL, 10), strtoull(policy + 7, NULL, 10) };
+		MUST(setrlimit(RLIMIT_NOFILE, &r) == 0);
+		policy = strchr(policy, ',') ? strchr(policy, ',') + 1 : "none";
+	}
+	refuse_from(policy);
 	for (int k = 0; k < n; k++) {
 		const char *call = argv[4 + k % ncalls];
 		int flags = strstr(call, "both") ? SOCK_NONBLOCK | SOCK_CLOEXEC
@@ -104,7 +117,7 @@ int main(int argc, char **argv)
 		struct result r = { k, fd, errno };
 		put(sv[0], &r, sizeof(r));
 		(void)read(sv[0], &b, 1);
-		if (fd >= 0)
+		if (fd >= 0 && !hold)
 			close(fd);
 	}
 	errno = 0;

@@ -35,11 +35,16 @@ The runs must agree on:
     library run may take at most 3 times as long as the plain one plus 3 s,
     a bound that only a hang or a stall of seconds can cross.
 The library run must also prove the library was in the process: the
-observer saw accept4shim_config(), and each --config WORD (e.g.
-"mode=emulate") is in what it answered; the plain run must not have it.
+observer of some process of the run (the first one, or one it started:
+a sandboxed process may be unable to write its report) saw
+accept4shim_config() at exit, each --config WORD (e.g. "mode=emulate") in
+what it answered; and if the first process left a report, the library was
+in it. No process of the plain run may have it.
 Then --check, if given, runs in the library run's directory (the run's
 paths in the same variables) and must exit 0: for what only the library
 run has, a trace to check.
+A plain run that exits 99 (case.h's MUST: a step the case needs failed)
+fails the case: it could not test what it is named for.
 Exit status 0 when everything agrees, 1 with a report of each difference.
 """
 import argparse
@@ -239,6 +244,9 @@ def compare(args, plain, lib):
         problems.append("%s differs:\n  without the library: %r\n  with the library:    %r"
                         % (what, a, b))
 
+    if plain["status"] == 99:
+        problems.append("the case could not set itself up (exit 99, without the library): "
+                        "%s" % plain["stderr"].decode(errors="replace").strip())
     for side in (plain, lib):
         if side["hung"]:
             problems.append("the %s run did not finish in %g s (killed)"
@@ -281,23 +289,24 @@ def compare(args, plain, lib):
                  if not (args.trace_fd and t.startswith(trace_dir))}
         if pr["fds"] != extra:
             differ("descriptors open at exit", pr["fds"], lr["fds"])
-    if not args.no_preload:
-        # The library run must prove the library was there (its exit report
-        # names its configuration); a run that ended by a signal has no
-        # report, and the comparison above has said so if that differs.
-        if lr and (lr["library"] in (None, "none", "(null)")):
-            problems.append("the library was not in the library run's process "
-                            "(accept4shim_config() not found): %s" % lr["library"])
+    def has_library(c):
+        return c not in (None, "none", "(null)")
+
+    if not args.no_preload and lr and not has_library(lr["library"]):
+        problems.append("the library was not in the library run's first process "
+                        "(accept4shim_config() not found): %s" % lr["library"])
+    if not args.no_preload or args.config:
+        # The library run must prove the library was there: some process
+        # of it (the first, or one it started: a sandboxed process may not
+        # be able to write its report) named its configuration at exit,
+        # with every --config word.
+        found = [c for c in lib["configs"] if has_library(c)]
+        if not found:
+            problems.append("no process of the library run had the library at its exit "
+                            "(accept4shim_config() not found): %s" % lib["configs"])
         for word in args.config:
-            if lr and word not in (lr["library"] or "").split():
-                problems.append("the library's configuration %r lacks %r"
-                                % (lr["library"], word))
-    elif args.config:
-        # Not preloaded: some process of the run (one the program started)
-        # must have had the library, configured so.
-        if not any(all(w in (c or "").split() for w in args.config) for c in lib["configs"]):
-            problems.append("no process of the library run had the library configured with "
-                            "%s; they had: %s" % (" ".join(args.config), lib["configs"]))
+            if found and not any(word in c.split() for c in found):
+                problems.append("the library's configuration %r lacks %r" % (found, word))
     if any(c not in (None, "none") for c in plain["configs"]):
         problems.append("a process of the plain run had the library: %s" % plain["configs"])
 
@@ -322,8 +331,15 @@ def compare(args, plain, lib):
 
 def main():
     args = parse()
-    plain = run(args, "plain")
     lib = run(args, "library")
+    if (not args.no_preload or args.config) and \
+            not any(c not in (None, "none", "(null)") for c in lib["configs"]):
+        # Nothing to compare: the library was not there at all (a library
+        # that does nothing in its place, say). Said at once.
+        print("%s: FAILED: no process of the library run had the library (reports: %s)"
+              % (args.name, lib["configs"]))
+        return 1
+    plain = run(args, "plain")
     problems = compare(args, plain, lib)
     print("%s: plain %s in %.2f s, library %s in %.2f s"
           % (args.name, describe_status(plain["status"]), plain["elapsed"],
