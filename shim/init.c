@@ -76,6 +76,27 @@ static void load(void)
 	a4s_complain(complaints, diag.len);
 }
 
+/*
+ * For a call that cannot use the loaded configuration as it is: another
+ * thread (or a signal handler that interrupted it) is loading it, or is
+ * resetting the library's state for a new process. Waiting could deadlock;
+ * the call goes on with the same configuration (read from the environment
+ * if none is loaded yet), quietly and without a trace.
+ */
+static const struct a4s_config *stand_in(struct a4s_config *scratch)
+{
+	a4s_real_bind();
+	if (atomic_load_explicit(&state, memory_order_acquire) == LOADED) {
+		*scratch = config;
+	} else {
+		struct a4s_diag quiet = { NULL, 0, 0, 0 };
+		a4s_config_parse(scratch, from_environment, NULL, &quiet);
+	}
+	scratch->log_kind = A4S_LOG_NONE;
+	scratch->log_path = NULL;
+	return scratch;
+}
+
 static const struct a4s_config *get(struct a4s_config *scratch)
 {
 	int s = atomic_load_explicit(&state, memory_order_acquire);
@@ -87,26 +108,20 @@ static const struct a4s_config *get(struct a4s_config *scratch)
 	}
 	if (s == LOADED)
 		return &config;
-	/* Another thread (or a signal handler that interrupted it) is
-	 * loading; do not wait for it, which could deadlock, but read the
-	 * same environment ourselves, quietly and without a trace. */
-	a4s_real_bind();
-	struct a4s_diag quiet = { NULL, 0, 0, 0 };
-	a4s_config_parse(scratch, from_environment, NULL, &quiet);
-	scratch->log_kind = A4S_LOG_NONE;
-	scratch->log_path = NULL;
-	return scratch;
+	return stand_in(scratch);
+}
+
+const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
+{
+	/* A new process resets the library's state before using it. */
+	if (!a4s_self_check())
+		return stand_in(scratch);
+	return get(scratch);
 }
 
 /* No a4s_self_check here: the configuration is the same in a child, and a
  * child that exits without having called the library must pay nothing for
  * it; whoever reads per-process state next (the counters) checks. */
-const struct a4s_config *a4s_config_get(struct a4s_config *scratch)
-{
-	a4s_self_check(); /* a new process resets its state before using it */
-	return get(scratch);
-}
-
 const struct a4s_config *a4s_config_loaded(void)
 {
 	return atomic_load(&state) == LOADED ? &config : NULL;

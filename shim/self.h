@@ -73,10 +73,18 @@ static inline int a4s_self_tid(void)
 	return a4s_self_tid_slow();
 }
 
-/* Notices a new process (and resets for it) before its state is used. */
-static inline void a4s_self_check(void)
+A4S_HIDDEN bool a4s_self_ready_slow(void);
+
+/*
+ * Notices a new process (and resets for it) before its state is used.
+ * False while another thread of a new process is still resetting: the
+ * state (counters, trace) is not yet this process's to use.
+ */
+static inline bool a4s_self_check(void)
 {
-	(void)a4s_self_pid();
+	if (__builtin_expect(atomic_load_explicit(&a4s_self_page.pid, memory_order_acquire) > 0, 1))
+		return true;
+	return a4s_self_ready_slow();
 }
 
 /* At load: notes whose state this is, and takes what a new process must

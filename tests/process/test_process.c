@@ -111,6 +111,7 @@ static void idle_child(void *arg)
 		T_ASSERT(t_syscalls_counted(nrs[i]) == 0,
 			 "%s: the idle child made %ld calls of system call %ld", kind_names[k],
 			 t_syscalls_counted(nrs[i]), nrs[i]);
+	t_trace_remove(getpid());
 }
 
 START_TEST(a_child_that_never_calls_the_library_makes_no_system_call_for_it)
@@ -149,10 +150,12 @@ static void first_call_in_a_handler(void *arg)
 		raise(SIGUSR1);
 		T_ASSERT(atomic_load(&handler_result) == 0, "accept4 in the handler failed");
 		traced_as_itself(1, (int)syscall(SYS_gettid), 1);
+		t_trace_remove(getpid());
 		_exit(0);
 	}
 	T_ASSERT(wait_child(pid) == 0, "%s: the child failed", kind_names[k]);
 	traced_as_itself(1, (int)syscall(SYS_gettid), 1);
+	t_trace_remove(getpid());
 	t_close_listener(&l);
 }
 
@@ -188,9 +191,11 @@ static void thread_in_child(void *arg)
 		traced_as_itself(1, tid, 1);
 		call_once();
 		traced_as_itself(2, (int)syscall(SYS_gettid), 1);
+		t_trace_remove(getpid());
 		_exit(0);
 	}
 	T_ASSERT(wait_child(pid) == 0, "%s: the child failed", kind_names[k]);
+	t_trace_remove(getpid());
 }
 
 START_TEST(a_thread_in_a_child_traces_with_its_own_tid)
@@ -215,6 +220,7 @@ static void *call_then_fork(void *arg)
 		 * id: the process's. */
 		call_once();
 		traced_as_itself(1, (int)getpid(), 1);
+		t_trace_remove(getpid());
 		_exit(0);
 	}
 	f->status = pid > 0 ? wait_child(pid) : -1;
@@ -228,12 +234,69 @@ static void forked_by_a_second_thread(void *arg)
 	T_ASSERT(pthread_create(&th, NULL, call_then_fork, &f) == 0, "pthread_create");
 	T_ASSERT(pthread_join(th, NULL) == 0, "pthread_join");
 	T_ASSERT(f.status == 0, "%s: the child failed (%d)", kind_names[f.kind], f.status);
+	t_trace_remove(getpid());
 }
 
 START_TEST(a_child_forked_by_a_second_thread_traces_with_its_own_tid)
 {
 	enum kind k = (enum kind)_i;
 	T_IN_CHILD(forked_by_a_second_thread, &k);
+}
+END_TEST
+
+/* ---- threads racing to a child's first call -------------------------------- */
+
+enum { RACERS = 8 };
+static pthread_barrier_t start_line;
+
+static void *race_to_first_call(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&start_line);
+	call_once();
+	return NULL;
+}
+
+static void threads_race(void *arg)
+{
+	enum kind k = *(enum kind *)arg;
+	call_once();
+	call_once(); /* the parent has counted 2 */
+	pid_t pid = new_process(k);
+	T_CHECK(pid >= 0);
+	if (pid == 0) {
+		/* Eight threads make the child's first call at once: the
+		 * reset happens once, before any of their calls counts. */
+		pthread_t th[RACERS];
+		T_ASSERT(pthread_barrier_init(&start_line, NULL, RACERS) == 0, "barrier");
+		for (int i = 0; i < RACERS; i++)
+			T_ASSERT(pthread_create(&th[i], NULL, race_to_first_call, NULL) == 0,
+				 "pthread_create");
+		for (int i = 0; i < RACERS; i++)
+			T_ASSERT(pthread_join(th[i], NULL) == 0, "pthread_join");
+		if (accept4shim_get_stats)
+			T_ASSERT(calls_counted() == RACERS, "the child counted %llu calls, made %d",
+				 calls_counted(), RACERS);
+		if (t_tracing()) {
+			long n = t_trace_records(getpid(), T_TRACE_OWN, NULL, NULL);
+			struct accept4shim_stats st;
+			T_CHECK(accept4shim_get_stats(&st, sizeof(st)) == 0);
+			T_ASSERT(n == RACERS, "the child's records: %ld of %d, %llu dropped", n,
+				 RACERS, (unsigned long long)st.dropped);
+		}
+		t_trace_remove(getpid());
+		_exit(0);
+	}
+	T_ASSERT(wait_child(pid) == 0, "%s: the child failed", kind_names[k]);
+	traced_as_itself(2, (int)syscall(SYS_gettid), 2);
+	t_trace_remove(getpid());
+}
+
+START_TEST(threads_racing_to_a_childs_first_call_are_all_counted_as_the_childs)
+{
+	enum kind k = (enum kind)_i;
+	for (int round = 0; round < 20; round++)
+		T_IN_CHILD(threads_race, &k);
 }
 END_TEST
 
@@ -251,14 +314,17 @@ static void grandchild(void *arg)
 		if (g == 0) {
 			call_once();
 			traced_as_itself(1, (int)getpid(), 1);
-			_exit(0);
+			t_trace_remove(getpid());
+		_exit(0);
 		}
 		T_ASSERT(g > 0 && wait_child(g) == 0, "%s: the grandchild failed", kind_names[k]);
 		traced_as_itself(1, (int)getpid(), 1);
+		t_trace_remove(getpid());
 		_exit(0);
 	}
 	T_ASSERT(wait_child(pid) == 0, "%s: the child failed", kind_names[k]);
 	traced_as_itself(1, (int)syscall(SYS_gettid), 1);
+	t_trace_remove(getpid());
 }
 
 START_TEST(a_grandchild_traces_as_itself)
@@ -283,6 +349,7 @@ static void after_vfork(void *arg)
 	T_ASSERT(wait_child(pid) == 0, "the vfork child failed");
 	call_once();
 	traced_as_itself(2, (int)syscall(SYS_gettid), 2);
+	t_trace_remove(getpid());
 }
 
 START_TEST(after_vfork_and_exec_the_parent_traces_as_itself)
@@ -306,6 +373,8 @@ int main(void)
 	tcase_add_loop_test(tc, a_child_forked_by_a_second_thread_traces_with_its_own_tid, 0,
 			    KINDS);
 	tcase_add_loop_test(tc, a_grandchild_traces_as_itself, 0, KINDS);
+	tcase_add_loop_test(tc, threads_racing_to_a_childs_first_call_are_all_counted_as_the_childs,
+			    0, KINDS);
 	tcase_add_test(tc, after_vfork_and_exec_the_parent_traces_as_itself);
 	suite_add_tcase(s, tc);
 	return t_run_suite(s);

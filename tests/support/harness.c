@@ -51,7 +51,7 @@ const char *t_family_name(enum t_family f)
 
 void t_listen(struct t_listener *l, enum t_family f, int sock_flags)
 {
-	static int serial;
+	static atomic_int serial; /* threads of one process listen at once too */
 	memset(l, 0, sizeof(*l));
 	l->family = f;
 	switch (f) {
@@ -74,7 +74,7 @@ void t_listen(struct t_listener *l, enum t_family f, int sock_flags)
 		struct sockaddr_un *un = (struct sockaddr_un *)&l->addr;
 		un->sun_family = AF_UNIX;
 		int n = snprintf(l->path, sizeof(l->path), "/tmp/a4s-test-%d-%d.sock",
-				 (int)getpid(), serial++);
+				 (int)getpid(), atomic_fetch_add(&serial, 1));
 		if (f == T_UNIX_PATH) {
 			memcpy(un->sun_path, l->path, (size_t)n + 1);
 			unlink(l->path);
