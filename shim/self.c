@@ -1,6 +1,5 @@
 #include "self.h"
 
-
 #include <limits.h>
 #include <sched.h>
 #include <stdint.h>
@@ -126,6 +125,7 @@ static int self_pid_slow(void)
 				reset();
 			atomic_fetch_add(&generation, 1);
 			atomic_store(&gave_up_waiting, false);
+			atomic_store(&resetter, 0);
 			atomic_store(&state_of, pid);
 			/* Threads of the new process waiting for the reset. */
 			syscall(SYS_futex, &state_of, A4S_FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
