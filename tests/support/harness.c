@@ -270,6 +270,13 @@ void t_seccomp_fail_fcntl(int cmd, int err)
 
 const char *t_library_path(void)
 {
+	/* A suite that runs programs with the library must say so to ctest
+	 * (SPAWNS_LIBRARY), or the stand-in proof would not know to run it. */
+	const char *in_process = getenv("A4S_EXPECT_LIBRARY");
+	const char *children = getenv("A4S_EXPECT_CHILD_LIBRARY");
+	T_ASSERT((in_process && *in_process) || (children && *children),
+		 "this suite runs programs with the library, and its ctest entry does not say "
+		 "so: give its a4s_check_suite SPAWNS_LIBRARY");
 	const char *p = getenv("A4S_LIBRARY");
 	return p ? p : A4S_LIBRARY_DEFAULT;
 }
