@@ -125,7 +125,7 @@ done
 # The page names the files as installed, and its example is what runs.
 LC_ALL=C.UTF-8 MANWIDTH=80 man accept4shim >"$tmp/page" 2>/dev/null
 grep -q "^ *$lib\$" "$tmp/page" || fail "accept4shim(1) FILES does not name $lib"
-sed -n '/accept4shim --dry-run --mode=emulate python3 -m http.server$/,/^ *python3 -m http.server$/p' \
+sed -n '/accept4shim --dry-run --mode=emulate python3 -m http.server$/,/python3 -m http.server$/p' \
   "$tmp/page" | sed '1d; s/^ *//' >"$tmp/example"
 [ -s "$tmp/example" ] || fail "no --dry-run example in accept4shim(1)"
 /usr/bin/accept4shim --dry-run --mode=emulate python3 -m http.server >"$tmp/dry-run"
