@@ -7,7 +7,8 @@
 #  - the installed command preloads the installed library: a Python program
 #    run through it accepts a connection and the trace shows the call;
 #  - the installed accept4shim-report reads that trace and draws it;
-#  - both man pages render with man -l and groff without a warning.
+#  - every man page renders with man -l and groff without a warning, and
+#    man finds each by name.
 # Usage: test_install.sh BUILD_DIR VERSION
 set -euo pipefail
 build=$1
@@ -35,7 +36,9 @@ for l in "${libs[@]}"; do [ -f "$l" ] && lib=$l; done
 # place of the installed one: every check of the library's work must then
 # fail.
 if [ -n "${A4S_LIBRARY:-}" ]; then cp "$A4S_LIBRARY" "$lib"; fi
-for page in man1/accept4shim.1 man3/libaccept4shim.3; do
+pages=(man1/accept4shim.1 man1/accept4shim-collector.1 man3/libaccept4shim.3
+       man5/accept4shim-trace.5)
+for page in "${pages[@]}"; do
   [ -f "$prefix/share/man/$page" ] || fail "no $page"
 done
 pcs=("$prefix"/lib*/pkgconfig/accept4shim.pc "$prefix"/lib*/*/pkgconfig/accept4shim.pc)
@@ -112,18 +115,21 @@ assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag' "$tmp/trace.svg"
 # paths long: an example line holding one cannot fit 80 columns, so the
 # pages are rendered wider here (tests/package renders the packaged pages,
 # under /usr, at 80).
-for page in "$prefix/share/man/man1/accept4shim.1" "$prefix/share/man/man3/libaccept4shim.3"; do
+for page in "${pages[@]/#/$prefix/share/man/}"; do
   LC_ALL=C.UTF-8 MANWIDTH=160 man --warnings -E UTF-8 -l "$page" >"$tmp/page" 2>"$tmp/page.err" ||
     fail "man -l $page: $(cat "$tmp/page.err")"
   [ ! -s "$tmp/page.err" ] || fail "man -l $page warns: $(cat "$tmp/page.err")"
   grep -q '^NAME' "$tmp/page" || fail "$page has no NAME"
   [ "$(wc -l <"$tmp/page")" -gt 60 ] || fail "$page is too short"
+  # No placeholder of the unrendered source is left.
+  ! grep -q 'MAJOR.MINOR.PATCH\|PREFIX/' "$tmp/page" || fail "$page keeps a placeholder"
   groff -man -ww -z -Tutf8 "$page" 2>"$tmp/groff.err" || fail "groff $page"
   [ ! -s "$tmp/groff.err" ] || fail "groff warns on $page: $(cat "$tmp/groff.err")"
 done
 # man finds them by name in the installed tree, the functions' names too.
 export MANPATH=$prefix/share/man
-for name in accept4shim libaccept4shim accept4shim_get_stats accept4shim_config; do
+for name in accept4shim-trace accept4shim-collector accept4shim libaccept4shim \
+            accept4shim_get_stats accept4shim_config; do
   LC_ALL=C.UTF-8 MANWIDTH=80 man "$name" >"$tmp/page" 2>"$tmp/page.err" || fail "man $name"
   grep -q '^NAME' "$tmp/page" || fail "man $name: nothing rendered"
 done

@@ -77,7 +77,8 @@ dpkg -L accept4shim | sort >"$tmp/files"
 lib=/usr/lib/$multiarch/accept4shim/libaccept4shim.so
 for f in /usr/bin/accept4shim "$lib" "/usr/lib/$multiarch/accept4shim/libaccept4shim.a" \
   /usr/include/accept4shim.h /usr/share/man/man1/accept4shim.1 \
-  /usr/share/man/man3/libaccept4shim.3 "/usr/lib/$multiarch/pkgconfig/accept4shim.pc" \
+  /usr/share/man/man3/libaccept4shim.3 /usr/share/man/man5/accept4shim-trace.5 \
+  /usr/share/man/man1/accept4shim-collector.1 "/usr/lib/$multiarch/pkgconfig/accept4shim.pc" \
   "/usr/lib/$multiarch/cmake/accept4shim/accept4shim-config.cmake"; do
   grep -qx "$f" "$tmp/files" || fail "the package does not hold $f"
   [ -f "$f" ] || fail "$f is not installed"
@@ -117,7 +118,7 @@ fi
 # Found where Debian looks, without being told.
 [ "$(pkg-config --variable=libpath accept4shim)" = "$lib" ] || fail "pkg-config libpath"
 [ "$(man -w accept4shim)" = /usr/share/man/man1/accept4shim.1 ] || fail "man -w: $(man -w accept4shim)"
-for page in accept4shim libaccept4shim accept4shim_get_stats; do
+for page in accept4shim libaccept4shim accept4shim_get_stats accept4shim-trace accept4shim-collector; do
   LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 "$page" >"$tmp/page" 2>"$tmp/page.err" ||
     fail "man $page"
   [ ! -s "$tmp/page.err" ] || fail "man $page warns at 80 columns: $(cat "$tmp/page.err")"
