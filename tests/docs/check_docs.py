@@ -21,7 +21,8 @@
     check_docs.py recipes SRC         the README's and docs/deploying.md's
                                       systemd drop-ins pass systemd-analyze
                                       verify next to their unit, with no lone
-                                      %p; their YAML parses
+                                      %p; their YAML parses, a pod spec's
+                                      env as Kubernetes takes it
 
 Each names what is missing and exits 1; the names are read from the code,
 so a variable, option, system call or key added there and not to the page
@@ -244,6 +245,27 @@ def blocks(text, lang):
     return re.findall(r"^```%s\n(.*?)^```" % lang, text, re.M | re.S)
 
 
+def check_pod_env(doc, spec, variables):
+    """A pod spec's env as Kubernetes takes it: each entry a name and either a
+    string value (an unquoted 60 is refused by the API server) or a
+    valueFrom; an ACCEPT4SHIM_ name one the library reads."""
+    if not isinstance(spec, dict) or spec.get("kind") != "Pod":
+        return
+    for c in (spec.get("spec") or {}).get("containers") or []:
+        for e in c.get("env") or []:
+            name = e.get("name") if isinstance(e, dict) else None
+            if not isinstance(name, str):
+                problem("%s: a pod env entry without a name: %r" % (doc, e))
+                continue
+            if ("value" in e) == ("valueFrom" in e):
+                problem("%s: pod env %s needs one of value and valueFrom" % (doc, name))
+            elif "value" in e and not isinstance(e["value"], str):
+                problem("%s: pod env %s: value %r is not a string (quote it)"
+                        % (doc, name, e["value"]))
+            if name.startswith("ACCEPT4SHIM_") and name not in variables:
+                problem("%s: pod env %s is no variable the library reads" % (doc, name))
+
+
 def check_recipes(src):
     import yaml
     checked = 0
@@ -251,10 +273,12 @@ def check_recipes(src):
         text = read(src, doc)
         for block in blocks(text, "yaml"):
             try:
-                yaml.safe_load(block)
+                spec = yaml.safe_load(block)
                 checked += 1
             except yaml.YAMLError as e:
                 problem("%s: a YAML block does not parse: %s" % (doc, e))
+                continue
+            check_pod_env(doc, spec, code_variables(src))
         for block in blocks(text, "ini"):
             m = re.match(r"# /etc/systemd/system/([^/\s]+)\.d/([^/\s]+\.conf)\n", block)
             if not m:
