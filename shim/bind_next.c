@@ -1,61 +1,50 @@
-/* The preloaded library's binding (see bind.h): the next accept and accept4
- * in the symbol search order, normally the C library's, or those of another
- * interposer preloaded after us. */
+/* The preloaded library's binding (see bind.h): the next definition of each
+ * function in the symbol search order, normally the C library's, or that of
+ * another interposer preloaded after us. */
 #include "bind.h"
 
 #include <dlfcn.h>
 #include <stdatomic.h>
 
+#include "bind_missing.h"
+
+#define A4S_NEXT(name, type) static _Atomic(type *) next_##name;
+A4S_REAL_FUNCTIONS(A4S_NEXT)
+
 /*
  * No pthread_once and no lock: dlsym is idempotent, so two threads racing
  * here both find the same pointers and store the same values. That keeps the
  * first call safe even when it comes from another library's constructor
- * before ours, or from a thread that is cancelled while binding.
- * A missing symbol is stored as a stand-in so we do not look again.
+ * before ours, or from a thread that is cancelled while binding. The
+ * library's constructor binds them all, so that a call that may come from a
+ * signal handler (_Fork, vfork's neighbours) finds them bound and never
+ * calls dlsym there. A missing symbol is stored as a stand-in so we do not
+ * look again.
  */
-static int missing_accept4(int fd, struct sockaddr *a, socklen_t *l, int f)
-{
-	(void)fd, (void)a, (void)l, (void)f;
-	errno = ENOSYS;
-	return -1;
-}
-
-static int missing_accept(int fd, struct sockaddr *a, socklen_t *l)
-{
-	(void)fd, (void)a, (void)l;
-	errno = ENOSYS;
-	return -1;
-}
-
-static _Atomic(a4s_accept_fn *) next_accept;
-static _Atomic(a4s_accept4_fn *) next_accept4;
-
 void a4s_bind(void)
 {
-	if (atomic_load_explicit(&next_accept4, memory_order_acquire))
+	/* Stored last below: once it is there, so are the others. */
+	if (atomic_load_explicit(&next_ulimit, memory_order_acquire))
 		return;
-	a4s_accept_fn *a = (a4s_accept_fn *)dlsym(RTLD_NEXT, "accept");
-	a4s_accept4_fn *a4 = (a4s_accept4_fn *)dlsym(RTLD_NEXT, "accept4");
-	atomic_store_explicit(&next_accept, a ? a : missing_accept, memory_order_release);
-	atomic_store_explicit(&next_accept4, a4 ? a4 : missing_accept4, memory_order_release);
+#define A4S_LOOK_UP(name, type)                                                       \
+	{                                                                             \
+		type *f = (type *)dlsym(RTLD_NEXT, #name);                            \
+		atomic_store_explicit(&next_##name, f ? f : a4s_missing_##type,       \
+				      memory_order_release);                          \
+	}
+	A4S_REQUIRED_REAL(A4S_LOOK_UP)
+	A4S_OPTIONAL_REAL(A4S_LOOK_UP)
+#undef A4S_LOOK_UP
 }
 
-a4s_accept_fn *a4s_bound_accept(void)
-{
-	a4s_accept_fn *f = atomic_load_explicit(&next_accept, memory_order_acquire);
-	if (!f) {
-		a4s_bind();
-		f = atomic_load_explicit(&next_accept, memory_order_acquire);
+#define A4S_BOUND(name, type)                                                         \
+	type *a4s_bound_##name(void)                                                  \
+	{                                                                             \
+		type *f = atomic_load_explicit(&next_##name, memory_order_acquire);   \
+		if (!f) {                                                             \
+			a4s_bind();                                                   \
+			f = atomic_load_explicit(&next_##name, memory_order_acquire); \
+		}                                                                     \
+		return f;                                                             \
 	}
-	return f;
-}
-
-a4s_accept4_fn *a4s_bound_accept4(void)
-{
-	a4s_accept4_fn *f = atomic_load_explicit(&next_accept4, memory_order_acquire);
-	if (!f) {
-		a4s_bind();
-		f = atomic_load_explicit(&next_accept4, memory_order_acquire);
-	}
-	return f;
-}
+A4S_REAL_FUNCTIONS(A4S_BOUND)

@@ -3,12 +3,17 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "self.h"
 #include "stats.h"
 #include "window.h"
 
 void a4s_children_begin(struct a4s_gate_pass *p)
 {
 	int saved_errno = errno;
+	/* A raw clone's child (no handler ran) has its parent's gate, with
+	 * the parent's threads in it, until its reset; the reset starts it
+	 * afresh, and must come before this pass, not in the middle of it. */
+	a4s_self_notice();
 	a4s_gate_write_begin(p);
 	errno = saved_errno;
 }

@@ -143,6 +143,18 @@ static int self_pid_slow(void)
 	return pid;
 }
 
+void a4s_self_notice(void)
+{
+	if (atomic_load_explicit(&armed, memory_order_relaxed))
+		(void)a4s_self_check();
+}
+
+int a4s_self_owner(void)
+{
+	int held = atomic_load(&state_of);
+	return held < 0 ? -held : held;
+}
+
 int a4s_self_tid_slow(void)
 {
 	(void)a4s_self_pid(); /* a new process moves to a new generation first */

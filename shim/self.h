@@ -87,6 +87,22 @@ static inline bool a4s_self_check(void)
 	return a4s_self_ready_slow();
 }
 
+/*
+ * Before making a child (children.h): a new process resets first, as at
+ * its first call, so that what the reset starts afresh (the fork-window
+ * gate among it) is never started afresh under the pass being taken. A
+ * process that never used the library's state (nor did the one it was
+ * copied from) has nothing to reset and pays nothing: no getpid, no
+ * madvise.
+ */
+A4S_HIDDEN void a4s_self_notice(void);
+
+/* The pid whose state the library holds (also while it is being reset for
+ * it), 0 before the library has loaded. Only read: unlike a4s_self_pid it
+ * never resets, so a vfork child, which shares its parent's memory, may ask
+ * it and compare it with its own getpid. */
+A4S_HIDDEN int a4s_self_owner(void);
+
 /* At load: notes whose state this is, and takes what a new process must
  * run, once, before it uses the state. The first call marks the page to be
  * wiped in children, where the kernel can. */

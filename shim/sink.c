@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "complain.h"
 #include "fdplace.h"
+#include "fsize.h"
 #include "sinkwrite.h"
 #include "stats.h"
 
@@ -94,7 +95,6 @@ static struct slot slots[SLOTS];
 static _Atomic uint64_t reopen_at_ns;
 /* The once-a-second look at the destination (rotation, RLIMIT_FSIZE). */
 static _Atomic uint64_t check_at_ns;
-static atomic_ullong fsize_limit = A4S_RLIM64_INFINITY;
 static atomic_bool torn;
 
 /*
@@ -219,7 +219,7 @@ static void flush_held(const struct a4s_dest *d)
 	if (!held_len)
 		return;
 	struct a4s_target t = { d->fd, d->kind, config->log_kind == A4S_LOG_SYSLOG, d->id.size,
-				atomic_load(&fsize_limit), &torn };
+				&torn };
 	if (t.syslog) {
 		/* One datagram per record. */
 		for (size_t at = 0; at < held_len;) {
@@ -278,7 +278,8 @@ static enum opened open_and_publish(const char *line, size_t len, bool may_hold,
 				d.fd = a4s_fd_place(d.fd);
 		}
 	}
-	atomic_store(&fsize_limit, d.kind == A4S_DEST_FILE ? a4s_fsize_limit() : A4S_RLIM64_INFINITY);
+	if (d.kind == A4S_DEST_FILE)
+		a4s_fsize_look();
 	atomic_store(&torn, false);
 	flush_held(&d);
 	struct pub p = { d.fd, d.owned, d.watch_stderr, d.kind, d.id.dev, d.id.ino,
@@ -369,7 +370,7 @@ static __attribute__((noinline)) void look_now(int s, const struct pub *p, uint6
 	if (!atomic_compare_exchange_strong(&check_at_ns, &due, now + A4S_SECOND_NS))
 		return;
 	if (p->kind == A4S_DEST_FILE)
-		atomic_store(&fsize_limit, a4s_fsize_limit());
+		a4s_fsize_look();
 	if (config->log_kind != A4S_LOG_FILE)
 		return;
 	const char *path = a4s_dest_name(config);
@@ -426,8 +427,7 @@ write_published(int s, const char *line, size_t len, uint64_t now)
 		stderr_gone(s, &p);
 		return NOT_WRITTEN;
 	}
-	struct a4s_target t = { p.fd, p.kind, config->log_kind == A4S_LOG_SYSLOG, id.size,
-				atomic_load_explicit(&fsize_limit, memory_order_relaxed), &torn };
+	struct a4s_target t = { p.fd, p.kind, config->log_kind == A4S_LOG_SYSLOG, id.size, &torn };
 	long r = a4s_put_record(&t, line, len);
 	if (r == -EOPNOTSUPP && p.kind == A4S_DEST_PIPE_NOWAIT) {
 		/* The kernel's pipes do not take RWF_NOWAIT, and nothing was
@@ -453,7 +453,7 @@ static bool write_private(const char *line, size_t len)
 		return false;
 	static atomic_bool private_torn;
 	struct a4s_target t = { d.fd, d.kind, config->log_kind == A4S_LOG_SYSLOG, d.id.size,
-				atomic_load(&fsize_limit), &private_torn };
+				&private_torn };
 	long r = a4s_put_record(&t, line, len);
 	if (d.owned)
 		a4s_close(d.fd);

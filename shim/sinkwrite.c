@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "fsize.h"
 #include "self.h"
 #include "text.h"
 #include "timefmt.h"
@@ -103,9 +104,12 @@ static long settle(const struct framed *f, const struct a4s_target *t, size_t le
  * written; a full disk's fragment is ended by the next record's newline.
  */
 static long after_short_write(const struct framed *f, const struct a4s_target *t, size_t len,
-			      long r)
+			      long r, unsigned long long limit)
 {
-	unsigned long long limit = t->limit == A4S_RLIM64_INFINITY ? a4s_fsize_limit() : t->limit;
+	if (limit == A4S_RLIM64_INFINITY) {
+		a4s_fsize_look();
+		limit = atomic_load(&a4s_fsize.known);
+	}
 	struct a4s_ident now;
 	if (limit != A4S_RLIM64_INFINITY && a4s_identify(t->fd, NULL, A4S_ID_SIZE, &now) == 0 &&
 	    now.size == limit &&
@@ -118,32 +122,36 @@ static long after_short_write(const struct framed *f, const struct a4s_target *t
  * A regular file. Under RLIMIT_FSIZE a write that starts at or past the
  * limit raises SIGXFSZ (whose default action kills the process) and fails
  * with EFBIG; one that straddles it is cut short without a signal. So while
- * a limit is in force a record that would cross it is not written at all,
- * the write is made with SIGXFSZ held back (another writer may have moved
- * the end meanwhile), and a record that was cut at the limit all the same
- * is taken back off the end of the file.
+ * a limit is in force, or a change of it is under way (fsize.h), a record
+ * that would cross the limit is not written at all, the write is made with
+ * SIGXFSZ held back (another writer may have moved the end meanwhile), and
+ * a record that was cut at the limit all the same is taken back off the end
+ * of the file.
  */
 static long write_file(const struct a4s_target *t, const char *line, size_t len)
 {
+	unsigned long long limit;
+	bool plain = a4s_fsize_write_begin(&limit);
 	/* The common case, a record written whole with nothing to mend or
 	 * guard, costs the write alone. */
-	if (t->limit == A4S_RLIM64_INFINITY &&
-	    !atomic_load_explicit(t->torn, memory_order_relaxed)) {
+	if (plain && !atomic_load_explicit(t->torn, memory_order_relaxed)) {
 		long r = a4s_write(t->fd, line, len);
+		a4s_fsize_write_end();
 		if (r == (long)len)
 			return r;
 		if (r <= 0)
 			return r < 0 ? r : -ENOSPC;
 		/* Cut short: mended below, as if the write had been framed. */
 		struct framed f = { .n = 1, .total = len, .newline = false };
-		return after_short_write(&f, t, len, r);
+		return after_short_write(&f, t, len, r, limit);
 	}
 	struct framed f;
 	frame(&f, t, line, len);
 	long r;
-	if (t->limit == A4S_RLIM64_INFINITY) {
+	if (plain) {
 		r = write_iov(t->fd, f.iov, f.n);
-	} else if (t->size + f.total > t->limit) {
+		a4s_fsize_write_end();
+	} else if (limit != A4S_RLIM64_INFINITY && t->size + f.total > limit) {
 		if (f.newline)
 			atomic_store(t->torn, true); /* still mid-line */
 		return -EFBIG;
@@ -151,7 +159,7 @@ static long write_file(const struct a4s_target *t, const char *line, size_t len)
 		r = write_holding(SIGXFSZ, -EFBIG, t->fd, f.iov, f.n, false);
 	}
 	if (r > 0 && r < (long)f.total)
-		return after_short_write(&f, t, len, r);
+		return after_short_write(&f, t, len, r, limit);
 	return settle(&f, t, len, r, -ENOSPC);
 }
 
@@ -201,9 +209,11 @@ static long write_stderr_once(const char *line, size_t len)
 	if (d.fd < 0)
 		return d.fd;
 	static atomic_bool torn;
-	struct a4s_target t = { d.fd, d.kind, false, d.id.size, A4S_RLIM64_INFINITY, &torn };
+	struct a4s_target t = { d.fd, d.kind, false, d.id.size, &torn };
+	/* Written seldom (a complaint, a summary), perhaps before the trace
+	 * ever looked at the limit: looked at now. */
 	if (d.kind == A4S_DEST_FILE)
-		t.limit = a4s_fsize_limit();
+		a4s_fsize_look();
 	long r = a4s_put_record(&t, line, len);
 	if (d.owned)
 		a4s_close(d.fd);
@@ -240,12 +250,6 @@ long a4s_put_record(const struct a4s_target *t, const char *line, size_t len)
 		return r == (long)len ? r : r < 0 ? r : -EAGAIN;
 	}
 	}
-}
-
-unsigned long long a4s_fsize_limit(void)
-{
-	struct a4s_rlimit64 lim;
-	return a4s_prlimit(RLIMIT_FSIZE, NULL, &lim) == 0 ? lim.cur : A4S_RLIM64_INFINITY;
 }
 
 void a4s_write_stderr(const char *line, size_t len)

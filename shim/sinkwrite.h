@@ -17,9 +17,9 @@ struct a4s_target {
 	int fd;
 	enum a4s_dest_kind kind;
 	bool syslog; /* frame each record as a syslog datagram */
-	/* A4S_DEST_FILE: the file's size as last seen, and RLIMIT_FSIZE
-	 * (A4S_RLIM64_INFINITY: none). */
-	unsigned long long size, limit;
+	/* A4S_DEST_FILE: the file's size as last seen (RLIMIT_FSIZE is
+	 * fsize.h's). */
+	unsigned long long size;
 	/* Set while the stream ends in a record cut short (disk full, a
 	 * socket's buffer): the next record starts with a newline. */
 	atomic_bool *torn;
@@ -35,8 +35,5 @@ A4S_HIDDEN long a4s_put_record(const struct a4s_target *t, const char *line, siz
  * started with, without blocking; dropped if it cannot go at once. */
 A4S_HIDDEN void a4s_write_stderr(const char *line, size_t len);
 
-/* The soft RLIMIT_FSIZE now (one prlimit64), A4S_RLIM64_INFINITY for none or
- * when it cannot be read. */
-A4S_HIDDEN unsigned long long a4s_fsize_limit(void);
 
 #endif

@@ -2,87 +2,28 @@
  * The exported edge for the ways of making a child that run no fork
  * handlers: posix_spawn, posix_spawnp, _Fork and vfork, each a writer's
  * pass through the fork-window gate (children.h) around the real call. Like
- * entry.c, only in the preloaded library, never in the unit tests.
- *
- * The real functions are the next definitions in the symbol search order,
- * bound at load (_Fork may be called from a signal handler, where dlsym
- * may not). A C library that has one of them not gets ENOSYS from ours,
- * which no program linked against that library can call anyway.
+ * entry.c, never in the unit tests. In the archive they are __wrap_NAME
+ * (bind.h); the real functions are reached through the binding.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <spawn.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <unistd.h>
 
+#include "bind.h"
 #include "children.h"
 #include "window.h"
 
 #define A4S_EXPORT __attribute__((visibility("default")))
 
-typedef int spawn_fn(pid_t *restrict, const char *restrict, const posix_spawn_file_actions_t *,
-		     const posix_spawnattr_t *restrict, char *const[restrict],
-		     char *const[restrict]);
-typedef pid_t ufork_fn(void);
-
-static _Atomic(spawn_fn *) next_spawn, next_spawnp;
-static _Atomic(ufork_fn *) next_ufork;
-
-static int missing_spawn(pid_t *restrict pid, const char *restrict path,
-			 const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict attr,
-			 char *const argv[restrict], char *const envp[restrict])
-{
-	(void)pid, (void)path, (void)fa, (void)attr, (void)argv, (void)envp;
-	return ENOSYS;
-}
-
-static pid_t missing_ufork(void)
-{
-	errno = ENOSYS;
-	return -1;
-}
-
-/* As real.c does for accept: idempotent, no lock; racing threads store the
- * same pointers. */
-static void bind_next(void)
-{
-	if (atomic_load_explicit(&next_ufork, memory_order_acquire))
-		return;
-	spawn_fn *s = (spawn_fn *)dlsym(RTLD_NEXT, "posix_spawn");
-	spawn_fn *sp = (spawn_fn *)dlsym(RTLD_NEXT, "posix_spawnp");
-	ufork_fn *u = (ufork_fn *)dlsym(RTLD_NEXT, "_Fork");
-	atomic_store_explicit(&next_spawn, s ? s : missing_spawn, memory_order_release);
-	atomic_store_explicit(&next_spawnp, sp ? sp : missing_spawn, memory_order_release);
-	atomic_store_explicit(&next_ufork, u ? u : missing_ufork, memory_order_release);
-}
-
-__attribute__((constructor)) static void bind_at_load(void)
-{
-	int saved_errno = errno;
-	bind_next();
-	errno = saved_errno;
-}
-
-static spawn_fn *bound(_Atomic(spawn_fn *) *next)
-{
-	spawn_fn *f = atomic_load_explicit(next, memory_order_acquire);
-	if (!f) {
-		bind_next();
-		f = atomic_load_explicit(next, memory_order_acquire);
-	}
-	return f;
-}
-
 /* posix_spawn and posix_spawnp: the pass lasts until the real call
  * returns, which with the C library's CLONE_VFORK is when the child has
  * exec'd (or failed to). */
-static int spawn_through(_Atomic(spawn_fn *) *next, pid_t *restrict pid,
+static int spawn_through(a4s_spawn_fn *real, pid_t *restrict pid,
 			 const char *restrict file, const posix_spawn_file_actions_t *fa,
 			 const posix_spawnattr_t *restrict attr, char *const argv[restrict],
 			 char *const envp[restrict])
 {
-	spawn_fn *real = bound(next);
 	struct a4s_gate_pass pass;
 	a4s_children_begin(&pass);
 	int r = real(pid, file, fa, attr, argv, envp);
@@ -94,23 +35,19 @@ A4S_EXPORT int posix_spawn(pid_t *restrict pid, const char *restrict path,
 			   const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict attr,
 			   char *const argv[restrict], char *const envp[restrict])
 {
-	return spawn_through(&next_spawn, pid, path, fa, attr, argv, envp);
+	return spawn_through(a4s_bound_posix_spawn(), pid, path, fa, attr, argv, envp);
 }
 
 A4S_EXPORT int posix_spawnp(pid_t *restrict pid, const char *restrict file,
 			    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *restrict attr,
 			    char *const argv[restrict], char *const envp[restrict])
 {
-	return spawn_through(&next_spawnp, pid, file, fa, attr, argv, envp);
+	return spawn_through(a4s_bound_posix_spawnp(), pid, file, fa, attr, argv, envp);
 }
 
 A4S_EXPORT pid_t _Fork(void)
 {
-	ufork_fn *real = atomic_load_explicit(&next_ufork, memory_order_acquire);
-	if (!real) {
-		bind_next();
-		real = atomic_load_explicit(&next_ufork, memory_order_acquire);
-	}
+	a4s_ufork_fn *real = a4s_bound__Fork();
 	struct a4s_gate_pass pass;
 	a4s_children_begin(&pass);
 	pid_t pid = real();

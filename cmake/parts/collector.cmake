@@ -22,6 +22,7 @@ set(A4S_COLLECTOR_SHIM
   shim/config.c
   shim/dest.c     # a4s_expand_path, for %p
   shim/fdplace.c
+  shim/fsize.c    # RLIMIT_FSIZE as sinkwrite.c must respect it
   shim/ident.c
   shim/safeopen.c # a trace file opened as the library opens it
   shim/sinkwrite.c
@@ -34,6 +35,7 @@ set(A4S_COLLECTOR_SHIM
   shim/ringlink.c
   shim/ringrec.c
   shim/self.c
+  shim/serial.c
   shim/summaryfmt.c
   shim/text.c
   shim/timecache.c

@@ -23,10 +23,12 @@ case $mode in
 build)
 	mkdir -p "$out"
 	include=${4:-$out/../include}
-	# The pure pieces: not the exported entry points, nor loading and its
-	# handlers (fork, exit summary), which need a loaded library, nor the
-	# archive's binding, which needs a program linked with --wrap.
-	shim=$(ls "$src"/shim/*.c | grep -v -e '/entry\.c$' -e '/init\.c$' -e '/fork\.c$' -e '/summary\.c$' -e '/bind_wrap\.c$')
+	# The pure pieces: not the exported entry points (nor the other
+	# functions taken over: the limits), nor loading and its handlers
+	# (fork, exit summary), which need a loaded library, nor the archive's
+	# binding, which needs a program linked with --wrap.
+	shim=$(ls "$src"/shim/*.c | grep -v -e '/entry\.c$' -e '/rlimit\.c$' -e '/init\.c$' -e '/fork\.c$' \
+		-e '/summary\.c$' -e '/bind_wrap\.c$' -e '/bind_stubs\.c$')
 	for t in config addr record; do
 		# The record target compares with the formatter it replaced.
 		extra=
