@@ -24,9 +24,18 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -144,6 +153,185 @@ static void sc_fsize(int argc, char **argv)
 	get_stats(&s);
 	say("fsize pid=%d calls=%llu dropped=%llu", (int)getpid(), (unsigned long long)s.calls,
 	    (unsigned long long)s.dropped);
+	t_close_listener(&l);
+}
+
+/*
+ * The program lowers RLIMIT_FSIZE while another of its threads is writing a
+ * record. The library learns a new limit from the call itself (rlimit.c),
+ * but the other thread may have looked before and be on its way into the
+ * kernel with no guard: the change must wait for it. Made certain here
+ * with a seccomp filter on the writer thread that holds its write to the
+ * trace at the kernel's door (SECCOMP_RET_USER_NOTIF) until this thread is
+ * inside setrlimit, waiting, or back from it; then the write goes on
+ * (SECCOMP_USER_NOTIF_FLAG_CONTINUE) and meets whatever limit is then in
+ * force. Without the wait, SIGXFSZ kills the process.
+ */
+static struct {
+	int trace_fd;
+	struct t_listener *l;
+	atomic_int listener; /* the filter's notification descriptor */
+	atomic_int held;     /* the writer's write is held */
+	atomic_int returned; /* setrlimit has returned */
+	atomic_int main_tid;
+	atomic_int filter_failed;
+} race;
+
+static void *race_writer(void *arg)
+{
+	(void)arg;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)race.trace_fd, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	int nfd = -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
+		nfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				   SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (nfd < 0) {
+		atomic_store(&race.filter_failed, errno);
+		return NULL;
+	}
+	atomic_store(&race.listener, nfd);
+	/* Traced: its record's write is held until the supervisor lets it. */
+	int c = client_to(race.l);
+	int fd = accept4(race.l->fd, NULL, NULL, SOCK_CLOEXEC);
+	T_ASSERT(fd >= 0, "the writer's accept4: %s", strerror(errno));
+	close(fd);
+	close(c);
+	return NULL;
+}
+
+static long syscall_of(int tid)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* Answers the writer's notifications: the first once this thread is
+ * waiting inside setrlimit (in futex) or back from it, the rest at once. */
+static void *race_supervisor(void *arg)
+{
+	(void)arg;
+	int nfd;
+	while ((nfd = atomic_load(&race.listener)) < 0 && !atomic_load(&race.filter_failed))
+		usleep(100);
+	if (nfd < 0)
+		return NULL;
+	for (bool first = true;; first = false) {
+		struct pollfd p = { .fd = nfd, .events = POLLIN };
+		if (poll(&p, 1, 10000) <= 0 || !(p.revents & POLLIN))
+			break; /* the writer is gone (POLLHUP) */
+		struct seccomp_notif req;
+		memset(&req, 0, sizeof(req));
+		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)
+			break;
+		if (first) {
+			atomic_store(&race.held, 1);
+			while (!atomic_load(&race.returned) &&
+			       syscall_of(atomic_load(&race.main_tid)) != SYS_futex)
+				usleep(50);
+		}
+		struct seccomp_notif_resp resp = { .id = req.id,
+						   .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE };
+		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0)
+			break;
+	}
+	close(nfd);
+	return NULL;
+}
+
+/* The trace's descriptor: the one open on the file named by the trace. */
+static int trace_descriptor(void)
+{
+	const char *log = getenv("ACCEPT4SHIM_LOG");
+	T_ASSERT(log != NULL, "no ACCEPT4SHIM_LOG");
+	int highest = -1;
+	T_ASSERT(fds_on(log, &highest) == 1, "the trace %s is not open once", log);
+	return highest;
+}
+
+/* fsize_race: see above. */
+static void sc_fsize_race(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	signal(SIGXFSZ, SIG_DFL);
+	struct t_listener l;
+	t_listen(&l, T_UNIX_ABSTRACT, 0);
+	accepts_unchanged(&l, 2); /* the trace is open and holds records */
+	race.trace_fd = trace_descriptor();
+	race.l = &l;
+	atomic_store(&race.listener, -1);
+	atomic_store(&race.main_tid, self_tid());
+	pthread_t w, s;
+	T_ASSERT(pthread_create(&s, NULL, race_supervisor, NULL) == 0, "pthread_create");
+	T_ASSERT(pthread_create(&w, NULL, race_writer, NULL) == 0, "pthread_create");
+	while (!atomic_load(&race.held) && !atomic_load(&race.filter_failed))
+		usleep(100);
+	T_ASSERT(!atomic_load(&race.filter_failed),
+		 "cannot hold a write (seccomp user notification, Linux 5.5): %s",
+		 strerror(atomic_load(&race.filter_failed)));
+	set_limit(RLIMIT_FSIZE, 100, RLIM_INFINITY);
+	atomic_store(&race.returned, 1);
+	T_ASSERT(pthread_join(w, NULL) == 0, "pthread_join");
+	T_ASSERT(pthread_join(s, NULL) == 0, "pthread_join");
+	accepts_unchanged(&l, 2);
+	struct accept4shim_stats st;
+	get_stats(&st);
+	say("fsize pid=%d calls=%llu dropped=%llu", (int)getpid(), (unsigned long long)st.calls,
+	    (unsigned long long)st.dropped);
+	t_close_listener(&l);
+}
+
+/*
+ * fsize_vfork: a vfork child lowers its own RLIMIT_FSIZE to 1 byte and
+ * exits. It shares its parent's memory, where the library keeps what it
+ * knows of the limit, but not its parent's limits: the parent's records
+ * must all go on being written.
+ */
+static pid_t __attribute__((noinline)) vfork_lowering(void)
+{
+	static struct rlimit one = { 1, RLIM_INFINITY };
+	pid_t pid = vfork();
+	if (pid == 0)
+		_exit(setrlimit(RLIMIT_FSIZE, &one) == 0 ? 0 : 1);
+	return pid;
+}
+
+static void sc_fsize_vfork(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	signal(SIGXFSZ, SIG_DFL);
+	struct t_listener l;
+	t_listen(&l, T_UNIX_ABSTRACT, 0);
+	accepts_unchanged(&l, 2);
+	pid_t pid = vfork_lowering();
+	T_CHECK(pid > 0);
+	int status;
+	T_CHECK(waitpid(pid, &status, 0) == pid);
+	T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the vfork child: %#x", status);
+	accepts_unchanged(&l, 2);
+	struct accept4shim_stats st;
+	get_stats(&st);
+	say("fsize pid=%d calls=%llu dropped=%llu", (int)getpid(), (unsigned long long)st.calls,
+	    (unsigned long long)st.dropped);
 	t_close_listener(&l);
 }
 
@@ -291,6 +479,8 @@ static void sc_stack(int argc, char **argv)
 static const struct t_scenario own[] = {
 	{ "stack", sc_stack },
 	{ "fsize", sc_fsize },
+	{ "fsize_race", sc_fsize_race },
+	{ "fsize_vfork", sc_fsize_vfork },
 	{ "emfile", sc_emfile },
 	{ "place", sc_place },
 	{ NULL, NULL },
@@ -398,6 +588,48 @@ START_TEST(stderr_on_a_regular_file_at_its_size_limit_never_kills_or_tears)
 	ck_assert_int_eq((long long)count_lines(c.out.p, "rec "), calls - dropped);
 	text_free(&r.out);
 	text_free(&c.out);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(a_record_under_way_when_another_thread_lowers_the_limit_is_waited_for)
+{
+	char dir[64], trace[128], v_log[160];
+	temp_trace(dir, trace, v_log, "trace.json");
+	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
+	struct result r, c;
+	run_scenario(&r, vars, "fsize_race", NULL, NULL);
+	T_ASSERT(r.status == 0, "status %d (SIGXFSZ is %d)\n%s\n%s", r.status, SIGXFSZ, r.out.p,
+		 r.err.p);
+	/* 3 + 1 + 3 calls; the held record was written under the old limit,
+	 * the last three are dropped, whole. */
+	long long calls = field_ll(r.out.p, "calls"), dropped = field_ll(r.out.p, "dropped");
+	ck_assert_int_eq(calls, 7);
+	ck_assert_int_eq(dropped, 3);
+	tracecheck(&c, trace, false);
+	ck_assert_uint_eq(count_lines(c.out.p, "rec "), 4);
+	text_free(&c.out);
+	text_free(&r.out);
+	text_free(&r.err);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(a_vfork_child_lowering_its_own_limit_leaves_the_parents_trace_alone)
+{
+	char dir[64], trace[128], v_log[160];
+	temp_trace(dir, trace, v_log, "trace.json");
+	const char *vars[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json", NULL };
+	struct result r, c;
+	run_scenario(&r, vars, "fsize_vfork", NULL, NULL);
+	T_ASSERT(r.status == 0, "status %d\n%s\n%s", r.status, r.out.p, r.err.p);
+	ck_assert_int_eq(field_ll(r.out.p, "calls"), 6);
+	ck_assert_int_eq(field_ll(r.out.p, "dropped"), 0);
+	tracecheck(&c, trace, false);
+	ck_assert_uint_eq(count_lines(c.out.p, "rec "), 6);
+	text_free(&c.out);
+	text_free(&r.out);
+	text_free(&r.err);
 	remove_dir(dir);
 }
 END_TEST
@@ -591,6 +823,8 @@ static Suite *make_suite(void)
 			    0, 4 * 5);
 	tcase_add_loop_test(tc, stderr_on_a_regular_file_at_its_size_limit_never_kills_or_tears, 0,
 			    5);
+	tcase_add_test(tc, a_record_under_way_when_another_thread_lowers_the_limit_is_waited_for);
+	tcase_add_test(tc, a_vfork_child_lowering_its_own_limit_leaves_the_parents_trace_alone);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("nofile");
 	tcase_set_timeout(tc, 60);

@@ -8,18 +8,70 @@
  * that does not expect one: both runs must live and print the same; the
  * library run's trace (argv[2]: "file", or "stderr" on a regular file
  * @TRACE@/stderr) is checked whole by checks/trace_lines.py.
+ *
+ * "below:FUNCTION": three calls, then the limit lowered to 100 bytes, below
+ * what the trace holds by then, through FUNCTION (setrlimit, setrlimit64,
+ * prlimit, prlimit64, prlimit-pid: prlimit naming this process's pid,
+ * prlimit-tid: naming another thread's id, ulimit), and at once five more
+ * calls: no pause for the library to look at the limit by itself. The
+ * library must have learnt the limit from the call itself.
  */
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
+#include <ulimit.h>
 
 #include "case.h"
 
 #define LIMIT 2000
+#define BELOW 100
 
 static void limit_fsize(void)
 {
 	struct rlimit r = { LIMIT, RLIM_INFINITY };
 	MUST(setrlimit(RLIMIT_FSIZE, &r) == 0);
+}
+
+static atomic_int idle_tid;
+
+static void *idle(void *arg)
+{
+	(void)arg;
+	atomic_store(&idle_tid, (int)syscall(SYS_gettid));
+	pause();
+	return NULL;
+}
+
+/* Lowers RLIMIT_FSIZE to BELOW bytes through the named function. */
+static void lower_through(const char *how)
+{
+	struct rlimit r = { BELOW, RLIM_INFINITY };
+	struct rlimit64 r64 = { BELOW, RLIM64_INFINITY };
+	if (strcmp(how, "setrlimit") == 0) {
+		MUST(setrlimit(RLIMIT_FSIZE, &r) == 0);
+	} else if (strcmp(how, "setrlimit64") == 0) {
+		MUST(setrlimit64(RLIMIT_FSIZE, &r64) == 0);
+	} else if (strcmp(how, "prlimit") == 0) {
+		MUST(prlimit(0, RLIMIT_FSIZE, &r, NULL) == 0);
+	} else if (strcmp(how, "prlimit64") == 0) {
+		MUST(prlimit64(0, RLIMIT_FSIZE, &r64, NULL) == 0);
+	} else if (strcmp(how, "prlimit-pid") == 0) {
+		MUST(prlimit(getpid(), RLIMIT_FSIZE, &r, NULL) == 0);
+	} else if (strcmp(how, "prlimit-tid") == 0) {
+		/* Limits belong to the process: any of its threads' ids names it. */
+		pthread_t t;
+		MUST(pthread_create(&t, NULL, idle, NULL) == 0);
+		while (!atomic_load(&idle_tid))
+			usleep(100);
+		MUST(prlimit(atomic_load(&idle_tid), RLIMIT_FSIZE, &r, NULL) == 0);
+	} else if (strcmp(how, "ulimit") == 0) {
+		/* In 512-byte blocks: the smallest above 0 is above BELOW, so
+		 * the trace must already be longer than one block. */
+		MUST(ulimit(UL_SETFSIZE, 1L) == 1);
+	} else {
+		MUST(!"a known function");
+	}
 }
 
 static void accepts(int l, const struct sockaddr_un *a, socklen_t alen, int n)
@@ -62,6 +114,13 @@ int main(int argc, char **argv)
 	int l = listener(&a, &alen, 0);
 	if (strcmp(argv[1], "load") == 0)
 		limit_fsize();
+	if (strncmp(argv[1], "below:", 6) == 0) {
+		accepts(l, &a, alen, 3);
+		lower_through(argv[1] + 6);
+		accepts(l, &a, alen, 5);
+		say("alive");
+		return 0;
+	}
 	if (strcmp(argv[1], "midrun") == 0) {
 		accepts(l, &a, alen, 2);
 		limit_fsize();
