@@ -2,7 +2,8 @@
 # Builds the musl side of tests/reach, as a musl user would: the library,
 # wrapper and archive configured with musl-gcc and ACCEPT4SHIM_TESTS=OFF (the
 # SPEC's command, warnings as errors), then reach.c twice with musl-gcc:
-# dynamically linked (for LD_PRELOAD) and static with the musl archive.
+# dynamically linked (for LD_PRELOAD) and static with the musl archive; and
+# the fork-window workload static with the musl archive.
 # Usage: build_musl.sh SRC OUT "WRAP_LINK_OPTIONS" "WARNING_FLAGS"
 set -eu
 src=$1 out=$2 wrap=$3 warnings=$4
@@ -25,6 +26,13 @@ musl-gcc -std=gnu11 -D_GNU_SOURCE -O2 $warnings -Werror -I"$out/build-musl/inclu
 # shellcheck disable=SC2086
 musl-gcc -std=gnu11 -D_GNU_SOURCE -DA4S_REACH_STATIC -O2 -static $warnings -Werror \
 	-I"$out/build-musl/include" -o "$out/reach_musl_static" "$src/tests/reach/reach.c" \
+	"$out/build-musl/libaccept4shim.a" $wrap
+# The fork-window workload, static with the musl archive (reach's
+# forkwindow entries).
+# shellcheck disable=SC2086
+musl-gcc -std=gnu11 -D_GNU_SOURCE -DA4S_WORKLOAD_STANDALONE -O2 -static $warnings -Werror \
+	-I"$out/build-musl/include" -I"$src/tests/forkwindow" -o "$out/forkwindow_musl_static" \
+	"$src/tests/forkwindow/forkwindow_static.c" "$src/tests/forkwindow/workload.c" \
 	"$out/build-musl/libaccept4shim.a" $wrap
 # What was made is what it should be: a musl program (musl's dynamic linker
 # as its interpreter) and a static one.
