@@ -18,6 +18,9 @@
  *   reach trace    a JSON trace, with and without the ENOSYS filter, read
  *                  back through tests/trace/tracecheck.py, field by field
  *   reach fork     children write their records into their own %p files
+ *   reach fsize    RLIMIT_FSIZE lowered below the trace by setrlimit, prlimit
+ *                  or ulimit, and calls at once: dropped and counted, no
+ *                  SIGXFSZ (the archive takes these over too)
  *   reach loaded   only the proof below
  *
  * Each scenario runs its cases in child processes, each re-executed with
@@ -49,11 +52,13 @@
 #include <dirent.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/ucontext.h>
 #include <sys/wait.h>
+#include <ulimit.h>
 #include <unistd.h>
 
 #include <accept4shim.h>
@@ -830,6 +835,68 @@ static void fork_all(const char *self)
 	}
 }
 
+/* ---- RLIMIT_FSIZE lowered below the trace ------------------------------ */
+
+/*
+ * Three records, then the limit lowered below what the trace holds, through
+ * the function A4S_REACH_LOWER names, and three calls at once: the library
+ * learns the limit from the call (no second's pause for its own look), so
+ * the three records are dropped and counted, never written past the limit
+ * (which raises SIGXFSZ, here left to kill).
+ */
+static void fsize_case(void)
+{
+	signal(SIGXFSZ, SIG_DFL);
+	struct listener l;
+	listen_on_loopback(&l, false);
+	for (int i = 0; i < 6; i++) {
+		if (i == 3) {
+			struct accept4shim_stats before = stats();
+			const char *how = getenv("A4S_REACH_LOWER");
+			struct rlimit low = { 100, RLIM_INFINITY };
+			CHECK(how, "A4S_REACH_LOWER is not set");
+			if (strcmp(how, "setrlimit") == 0)
+				CHECK(setrlimit(RLIMIT_FSIZE, &low) == 0, "setrlimit");
+			else if (strcmp(how, "prlimit") == 0)
+				CHECK(prlimit(0, RLIMIT_FSIZE, &low, NULL) == 0, "prlimit");
+			else /* 512 bytes: the proof's record and three are longer */
+				CHECK(ulimit(UL_SETFSIZE, 1L) == 1, "ulimit");
+			CHECK(stats().dropped == before.dropped, "dropped before");
+		}
+		int c = connect_client(&l);
+		int fd = accept4(l.fd, NULL, NULL, SOCK_CLOEXEC);
+		CHECK(fd >= 0 && cloexec(fd), "accept4: %s", strerror(errno));
+		close(fd);
+		close(c);
+	}
+	struct accept4shim_stats s = stats();
+	CHECK(s.dropped == 3, "%llu records dropped, want 3", (unsigned long long)s.dropped);
+	/* The limit back up, for the checker (and its .pyc). */
+	struct rlimit none = { RLIM_INFINITY, RLIM_INFINITY };
+	struct rlimit hard;
+	CHECK(getrlimit(RLIMIT_FSIZE, &hard) == 0, "getrlimit");
+	none.rlim_max = none.rlim_cur = hard.rlim_max;
+	CHECK(setrlimit(RLIMIT_FSIZE, &none) == 0, "setrlimit back");
+	char path[PATH_MAX];
+	struct record r[MAX_RECORDS];
+	expand_pid(getenv("ACCEPT4SHIM_LOG"), getpid(), path, sizeof(path));
+	int n = read_trace(path, r);
+	CHECK(n == 4, "%d records in %s, want 4 (the proof's and three)", n, path);
+	close(l.fd);
+}
+
+static void fsize_all(const char *self)
+{
+	char log[PATH_MAX + 64];
+	snprintf(log, sizeof(log), "ACCEPT4SHIM_LOG=%s/fsize.%%p.json", getenv("A4S_REACH_TMP"));
+	static const char *const how[] = { "A4S_REACH_LOWER=setrlimit", "A4S_REACH_LOWER=prlimit",
+					   "A4S_REACH_LOWER=ulimit" };
+	for (int i = 0; i < 3; i++) {
+		const char *vars[] = { log, "ACCEPT4SHIM_LOG_FORMAT=json", how[i], NULL };
+		run_case(self, vars);
+	}
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void nothing(void)
@@ -854,6 +921,7 @@ static const struct {
 	{ "retry", retry_case, retry_all },
 	{ "trace", trace_case, trace_all },
 	{ "fork", fork_case, fork_all },
+	{ "fsize", fsize_case, fsize_all },
 };
 
 /* The scratch directory of the trace files, made by the first process and
@@ -886,7 +954,7 @@ static void remove_tmpdir(void)
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s loaded|flags|enosys|bsd|retry|trace|fork\n", argv[0]);
+		fprintf(stderr, "usage: %s loaded|flags|enosys|bsd|retry|trace|fork|fsize\n", argv[0]);
 		return 2;
 	}
 	scenario = argv[1];
