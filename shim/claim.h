@@ -3,8 +3,9 @@
  * threads. poll wakes every thread waiting on a listener when one
  * connection comes; only one of them may then go into the fork-window gate
  * and accept, or the others would block in accept inside the gate and
- * hold up every fork. The others wait for the claim to be given back and
- * look again.
+ * hold up every fork. A thread takes the claim, then looks whether a
+ * connection is there (window.c), and accepts while it holds it; the
+ * others wait for the claim to be given back and look in their turn.
  *
  * No lock: a claim is an atomic word, the holder's kernel thread id. A
  * holder is waited for as a4s_worth_waiting (taskstate.h) says: while it
@@ -31,8 +32,8 @@ struct a4s_claim {
 };
 
 enum a4s_claimed {
-	A4S_CLAIMED_AT_ONCE, /* nobody had it: the readiness seen still holds */
-	A4S_CLAIMED_LATER,   /* after another thread had it: look again */
+	A4S_CLAIMED_AT_ONCE, /* nobody had it */
+	A4S_CLAIMED_LATER,   /* after another thread had it */
 	A4S_CLAIMED_BY_US,   /* our own thread holds it lower down the stack (a
 			      * signal handler accepts): go on, giving nothing back */
 };

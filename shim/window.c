@@ -68,17 +68,19 @@ static int from_blocking(int fd, struct sockaddr *addr, socklen_t *addrlen, bool
 {
 	struct a4s_wait wait = { 0 };
 	for (;;) {
+		/* The claim first, then the look: while we hold it no other
+		 * thread of ours accepts here, so a connection seen is still
+		 * there for our accept. (Looking first left a moment in which
+		 * the previous holder took the connection we had seen and gave
+		 * the claim back, and our accept then blocked inside the gate.) */
+		struct a4s_claim claim;
+		(void)a4s_claim_take(fd, &claim);
 		if (ready(fd)) {
-			struct a4s_claim claim;
-			if (a4s_claim_take(fd, &claim) == A4S_CLAIMED_LATER && !ready(fd)) {
-				/* The thread that had it took the connection. */
-				a4s_claim_give_back(&claim);
-				continue;
-			}
 			int s = gated_accept(fd, addr, addrlen);
 			a4s_claim_give_back(&claim);
 			return s;
 		}
+		a4s_claim_give_back(&claim);
 		if (!checked) {
 			int fl = a4s_fcntl(fd, F_GETFL, 0);
 			if (fl < 0 || (fl & O_NONBLOCK)) {

@@ -491,6 +491,99 @@ START_TEST(a_thread_stuck_in_accept_inside_the_window_costs_one_fork_one_wait)
 }
 END_TEST
 
+/*
+ * A raw clone's child (no fork handler ran) starts with a copy of its
+ * parent's gate, a thread of the parent's inside it: here one stuck in
+ * accept inside the window, as in stuck_reader. The child's own children
+ * must not wait for a thread that is not in the child: its first call
+ * notices the new process and the reset starts the gate afresh, before the
+ * pass (fork.c, children.c). Before, the child's first fork, vfork, _Fork
+ * or spawn waited for that thread and gave up on it, counted as a
+ * fork-window timeout in the child (after its reset: the count stays).
+ * Each way of making a child is tried in a fresh clone; the clone's exit
+ * status is its count of timeouts.
+ */
+enum { BY_FORK, BY_VFORK, BY_UFORK, BY_SPAWN, BY_SPAWNP, BY_WAYS };
+static const char *const by_name[] = { "fork", "vfork", "_Fork", "posix_spawn",
+				       "posix_spawnp" };
+
+static pid_t __attribute__((noinline)) by_vfork(void)
+{
+	pid_t pid = vfork();
+	if (pid == 0)
+		_exit(0);
+	return pid;
+}
+
+static int clone_makes_a_child(int how)
+{
+	pid_t pid = -1;
+	static char name[] = "true";
+	char *argv[] = { name, NULL };
+	switch (how) {
+	case BY_FORK:
+	case BY_UFORK:
+		pid = how == BY_FORK ? fork() : _Fork();
+		if (pid == 0)
+			_exit(0);
+		break;
+	case BY_VFORK:
+		pid = by_vfork();
+		break;
+	default:
+		if ((how == BY_SPAWN ? posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ)
+				     : posix_spawnp(&pid, "true", NULL, NULL, argv, environ)) != 0)
+			return 100;
+	}
+	int status;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 101;
+	struct accept4shim_stats st;
+	if (accept4shim_get_stats(&st, sizeof(st)) != 0)
+		return 102;
+	return st.fork_window_timeouts < 99 ? (int)st.fork_window_timeouts : 99;
+}
+
+static void clone_child_makes_children(void *arg)
+{
+	(void)arg;
+	guard(30);
+	struct t_listener l;
+	t_listen(&l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
+	T_ASSERT(accept4(l.fd, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EAGAIN, "warm-up");
+	T_CHECK(fcntl(l.fd, F_SETFL, 0) == 0);
+	struct blocked b;
+	pthread_t t;
+	start_blocked(&b, &t, l.fd);
+	wait_until_blocked(&b, true);
+	for (int how = 0; how < BY_WAYS; how++) {
+		fflush(NULL);
+		long pid = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+		if (pid == 0)
+			syscall(SYS_exit_group, clone_makes_a_child(how));
+		T_CHECK(pid > 0);
+		int status;
+		T_CHECK(waitpid((pid_t)pid, &status, 0) == (pid_t)pid);
+		T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			 "a clone's child made by %s: %s %d (its fork-window timeouts, or 100+: "
+			 "could not make it)", by_name[how],
+			 WIFEXITED(status) ? "exit" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	}
+	int c = connect_to(&l);
+	join(t);
+	T_ASSERT(b.fd >= 0, "accept4: %s", strerror(b.err));
+	close(b.fd);
+	close(c);
+	t_close_listener(&l);
+}
+
+START_TEST(a_raw_clones_child_makes_children_without_waiting_for_its_parents_threads)
+{
+	T_IN_CHILD(clone_child_makes_children, NULL);
+}
+END_TEST
+
 /* Eight threads on one blocking listener, connections one by one. */
 enum { CROWD = 8, CROWD_CONNS = 400 };
 static struct t_listener crowd_l;
@@ -676,6 +769,9 @@ int main(void)
 	const char *mode = getenv("ACCEPT4SHIM_MODE");
 	if (preloaded() && mode && strcmp(mode, "emulate") == 0)
 		tcase_add_test(tc, a_thread_stuck_in_accept_inside_the_window_costs_one_fork_one_wait);
+	if (preloaded() && mode && strcmp(mode, "emulate") == 0)
+		tcase_add_test(tc,
+			       a_raw_clones_child_makes_children_without_waiting_for_its_parents_threads);
 	tcase_add_test(tc, eight_threads_woken_by_one_connection_take_turns_and_never_block_a_fork);
 	tcase_add_test(tc, signal_handlers_that_fork_or_accept_on_top_of_the_library_do_not_hang);
 	suite_add_tcase(s, tc);

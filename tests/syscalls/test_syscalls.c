@@ -383,7 +383,7 @@ START_TEST(the_fork_window_on_a_blocking_listener_costs_a_poll)
 {
 	const char *const *emu = ENV(LIB, "ACCEPT4SHIM_MODE=emulate");
 	expect_calls(emu, "block", "accept4:ce",
-		     CALLS("fcntl F_GETFL", "ppoll", "gettid", "accept NULL",
+		     CALLS("fcntl F_GETFL", "gettid", "ppoll", "accept NULL",
 			   "fcntl F_SETFD, FD_CLOEXEC"));
 	expect_calls(emu, "block+warm", "accept4:ce",
 		     CALLS("ppoll", "accept NULL", "fcntl F_SETFD, FD_CLOEXEC"));
