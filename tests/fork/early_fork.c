@@ -34,6 +34,11 @@
 #include <unistd.h>
 
 static atomic_int slow, inside, entered;
+/* Forks the main thread made while the first call was under way, and
+ * whether this thread is the one making the first call. */
+static atomic_int forked_inside;
+static __thread int first_caller;
+enum { HELD_FOR_FORKS = 3 };
 
 static void pause_us(long us)
 {
@@ -42,14 +47,34 @@ static void pause_us(long us)
 		;
 }
 
+/*
+ * The first call stays inside the loading until the main thread has forked
+ * HELD_FOR_FORKS times meanwhile, so that forks land inside however the
+ * machine schedules the two threads (a loaded machine could otherwise run
+ * the whole first call before the main thread looks). Bounded (2 s), in
+ * case a fork cannot be made while the library loads: the forks then land
+ * after, and the test says how few landed inside.
+ */
+static void hold_for_forks(void)
+{
+	if (!first_caller)
+		return;
+	for (int waited_us = 0;
+	     atomic_load(&forked_inside) < HELD_FOR_FORKS && waited_us < 2000 * 1000;
+	     waited_us += 100)
+		pause_us(100);
+}
+
 void *dlsym(void *restrict handle, const char *restrict name);
 void *dlsym(void *restrict handle, const char *restrict name)
 {
 	static void *(*real)(void *, const char *);
 	if (!real)
 		real = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
-	if (atomic_load(&slow))
+	if (atomic_load(&slow)) {
+		hold_for_forks();
 		pause_us(300);
+	}
 	void *r = real(handle, name);
 	if (atomic_load(&slow))
 		pause_us(300);
@@ -71,8 +96,10 @@ static int first_result, first_errno;
 static void *first_call(void *arg)
 {
 	(void)arg;
-	atomic_store(&entered, 1);
+	first_caller = 1;
+	/* Inside first: the main thread looks once it sees `entered`. */
 	atomic_store(&inside, 1);
+	atomic_store(&entered, 1);
 	first_result = accept4(listener, NULL, NULL, SOCK_CLOEXEC); /* empty: EAGAIN */
 	first_errno = errno;
 	atomic_store(&inside, 0);
@@ -132,10 +159,9 @@ __attribute__((constructor)) static void fork_during_first_call(void)
 	pthread_t t;
 	if (pthread_create(&t, NULL, first_call, NULL) != 0)
 		fail("pthread_create");
-	/* Until the thread has started its call: on a loaded machine it may
-	 * also have finished it before this thread looks (then the forks land
-	 * after the first call, and the test counts them so). */
-	for (int spin = 0; !atomic_load(&entered) && spin < 100000; spin++)
+	/* Until the thread has started its call (it then stays inside until
+	 * this thread has forked a few times: hold_for_forks). */
+	while (!atomic_load(&entered))
 		pause_us(10);
 	pid_t kids[40];
 	int forks = 0, forks_inside = 0;
@@ -148,6 +174,8 @@ __attribute__((constructor)) static void fork_during_first_call(void)
 			child();
 		kids[forks++] = pid;
 		forks_inside += was_inside;
+		if (was_inside)
+			atomic_fetch_add(&forked_inside, 1);
 		if (!was_inside)
 			break; /* one more after the first call returned */
 		pause_us(100);
