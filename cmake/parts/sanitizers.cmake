@@ -21,3 +21,13 @@ if(a4s_sanitize_flags)
   string(APPEND CMAKE_EXE_LINKER_FLAGS " ${a4s_sanitize_flags}")
   string(APPEND CMAKE_SHARED_LINKER_FLAGS " ${a4s_sanitize_flags}")
 endif()
+if(a4s_sanitize_flags)
+  # A sanitizer's runtime calls setrlimit while it starts (RLIMIT_CORE),
+  # before it can run instrumented code: the library's setrlimit family
+  # (rlimit.c) and the binding it goes through (bind_next.c) stay plain,
+  # or every program of the build dies at start inside __tsan_func_entry.
+  # For any other resource they only pass the call on; the RLIMIT_FSIZE
+  # path (fsize.c) is instrumented and runs only once the program does.
+  set_source_files_properties(shim/rlimit.c shim/bind_next.c
+    PROPERTIES COMPILE_OPTIONS "-fno-sanitize=all")
+endif()
