@@ -20,6 +20,9 @@
  *               this then is; "typical N seconds S"
  *   report      "written W appended A dropped D" since the start
  *   wait        reads a line from stdin (the test says when to go on)
+ *   drained     waits until the collector has taken every record appended
+ *               (it writes or drops them before it gives their slots back):
+ *               "drained 0", or "drained -1" after 60 s
  *   reconnect   once the collector is gone (looked at once a second, as
  *               the library will), connects again and sends the same ring:
  *               "reply STATUS"
@@ -30,6 +33,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +152,22 @@ static void do_typical(long n)
 	printf("typical %ld seconds %.3f\n", n, now_s() - start);
 }
 
+/* Until the collector's tail has reached our head. Its main loop writes
+ * (or drops, and says why) what it took before it moves the tail, so
+ * then everything appended so far has had its outcome. */
+static void do_drained(void)
+{
+	for (int ms = 0; ms < 60000; ms++) {
+		if (atomic_load_explicit(&ring.cons->tail, memory_order_acquire) ==
+		    atomic_load_explicit(&ring.hdr->head, memory_order_acquire)) {
+			printf("drained 0\n");
+			return;
+		}
+		usleep(1000);
+	}
+	printf("drained -1\n");
+}
+
 /* As the library will: look at most once a second whether the collector
  * still holds its end, and when it does not, connect anew. */
 static void do_reconnect(void)
@@ -228,6 +248,8 @@ int main(int argc, char **argv)
 			char c;
 			while (read(0, &c, 1) == 1 && c != '\n')
 				;
+		} else if (strcmp(a, "drained") == 0) {
+			do_drained();
 		} else if (strcmp(a, "reconnect") == 0) {
 			do_reconnect();
 		} else if (strcmp(a, "kill") == 0) {
