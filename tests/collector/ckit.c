@@ -85,8 +85,11 @@ bool ck_start(struct ck_collector *c, uid_t uid, const char *const args[], int *
 	}
 	close(err);
 	/* Listening once its socket is there (it is bound and listened to
-	 * before the loop starts; connect tells). */
-	for (long long end = now_ms() + 10000; now_ms() < end;) {
+	 * before the loop starts; connect tells), or refused once it has
+	 * exited: one of the two comes, however long a loaded machine takes
+	 * to start it under valgrind (ten seconds were not always enough);
+	 * the test case's timeout is the one deadline. */
+	for (;;) {
 		int st;
 		if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
 			c->pid = 0;
@@ -99,8 +102,6 @@ bool ck_start(struct ck_collector *c, uid_t uid, const char *const args[], int *
 			return true;
 		usleep(5000);
 	}
-	T_ASSERT(false, "the collector did not start listening");
-	return false;
 }
 
 int ck_stop(struct ck_collector *c)

@@ -103,14 +103,15 @@ START_TEST(each_host_writes_its_own_file_with_percent_p)
 		snprintf(name, sizeof(name), "out-%d.log", (int)pid);
 		snprintf(ename, sizeof(ename), "expect-%d", i);
 		/* Written when the host has gone: wait for the collector to see
-		 * it (it drains every few milliseconds). */
+		 * it (it drains every few milliseconds; under valgrind on a
+		 * loaded machine, seconds: the case's timeout is the deadline). */
 		char path[400];
 		snprintf(path, sizeof(path), "%s/%s", c.dir, name);
 		char *want = expect_of(&c, ename), *got = NULL;
-		for (int t = 0; t < 500; t++) {
+		for (;;) {
 			free(got);
 			got = ck_read(path, NULL);
-			if (got && strlen(got) == strlen(want))
+			if (got && strlen(got) >= strlen(want))
 				break;
 			usleep(10000);
 		}
@@ -200,7 +201,7 @@ START_TEST(stopped_collector_never_blocks_a_host_and_every_record_is_counted)
 	char path[400];
 	snprintf(path, sizeof(path), "%s/out.log", c.dir);
 	char *got = NULL;
-	for (int t = 0; t < 1000 && !(got && strstr(got, "\"summary\"")); t++) {
+	while (!(got && strstr(got, "\"summary\""))) {
 		free(got);
 		usleep(10000);
 		got = ck_read(path, NULL);
@@ -242,7 +243,7 @@ START_TEST(losses_reach_the_output_in_a_summary_when_the_collector_catches_up)
 	ck_host_expect(&h, "flat written 5000 appended 256 dropped 4744");
 	T_CHECK(kill(c.pid, SIGCONT) == 0);
 	char *got = NULL;
-	for (int t = 0; t < 500 && !(got && strstr(got, "\"interval\"")); t++) {
+	while (!(got && strstr(got, "\"interval\""))) {
 		free(got);
 		usleep(10000);
 		got = ck_read(path, NULL);

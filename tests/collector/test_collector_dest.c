@@ -38,10 +38,11 @@ static char *read_in(const struct ck_collector *c, const char *name)
 	return buf;
 }
 
-/* Waits until path holds at least `lines` lines containing word. */
+/* Waits until path holds at least `lines` lines containing word, however
+ * long a loaded machine takes (the case's timeout is the one deadline). */
 static void wait_lines(const char *path, const char *word, long lines)
 {
-	for (int t = 0; t < 1000; t++) {
+	for (;;) {
 		char *b = ck_read(path, NULL);
 		long n = b ? ck_lines(b, word) : 0;
 		free(b);
@@ -49,7 +50,6 @@ static void wait_lines(const char *path, const char *word, long lines)
 			return;
 		usleep(10000);
 	}
-	T_ASSERT(false, "%s never had %ld lines with \"%s\"", path, lines, word ? word : "");
 }
 
 static void private_mounts(void)
@@ -386,7 +386,7 @@ static void refused(const char *setup, const char *reason)
 	ck_host(&h, c.sock, 0, (const char *[]){ "--stats", "connect", "write:20", NULL });
 	ck_assert_int_eq(ck_host_expect(&h, "reply "), 0);
 	ck_assert_int_eq(ck_host_wait(&h), 0);
-	for (int t = 0; t < 500 && !strstr(ck_stderr(&c), "summary=exit"); t++)
+	while (!strstr(ck_stderr(&c), "summary=exit"))
 		usleep(10000);
 	ck_assert_int_eq(ck_stop(&c), 0);
 	const char *err = ck_stderr(&c);
@@ -436,7 +436,7 @@ static void full_disk_child(void *arg)
 	ck_host(&h, c.sock, 0, (const char *[]){ "--seed=2", "connect", "write:3000", NULL });
 	T_ASSERT(ck_host_expect(&h, "reply ") == 0, "attached");
 	T_ASSERT(ck_host_wait(&h) == 0, "host");
-	for (int t = 0; t < 500 && !strstr(ck_stderr(&c), "summary=exit"); t++)
+	while (!strstr(ck_stderr(&c), "summary=exit"))
 		usleep(10000);
 	T_ASSERT(ck_stop(&c) == 0, "collector exit");
 	char *got = ck_read(path, NULL);
