@@ -34,12 +34,15 @@ static void become(uid_t uid)
 
 static void exec_argv(const char *prog, const char *first, const char *const args[])
 {
-	const char *argv[64];
+	const char *argv[256];
 	int n = 0;
 	argv[n++] = prog;
 	argv[n++] = first;
-	for (int i = 0; args && args[i] && n < 63; i++)
+	for (int i = 0; args && args[i]; i++) {
+		if (n == 255)
+			_exit(125); /* more than a test should need: not cut short */
 		argv[n++] = args[i];
+	}
 	argv[n] = NULL;
 	char *const *a;
 	memcpy(&a, &(const char *const *){ argv }, sizeof(a));
@@ -76,8 +79,11 @@ bool ck_start(struct ck_collector *c, uid_t uid, const char *const args[], int *
 						  "--errors-for-leak-kinds=definite,indirect",
 						  "--show-leak-kinds=definite,indirect", CK_COLLECTOR, opt };
 			int n = 7;
-			for (int i = 0; args && args[i] && n < 63; i++)
+			for (int i = 0; args && args[i]; i++) {
+				if (n == 63)
+					_exit(125);
 				vargs[n++] = args[i];
+			}
 			vargs[n] = NULL;
 			exec_argv(getenv("CK_VALGRIND"), vargs[0], vargs + 1);
 		}
