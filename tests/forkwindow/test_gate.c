@@ -441,22 +441,28 @@ static int fork_and_reap(bool underscore)
 	return status;
 }
 
+/* A thread blocked in accept4 inside the window, on a listener of l's. */
+static void stuck_inside_the_window(struct t_listener *l, struct blocked *b, pthread_t *t)
+{
+	t_listen(l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
+	/* The library learns the listener does not block ... */
+	T_ASSERT(accept4(l->fd, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EAGAIN, "warm-up");
+	/* ... and it is made blocking behind its back: the next accept4
+	 * goes into the window at once and blocks there, as one would
+	 * after another process took the connection poll had seen. */
+	T_CHECK(fcntl(l->fd, F_SETFL, 0) == 0);
+	start_blocked(b, t, l->fd);
+	wait_until_blocked(b, true);
+}
+
 static void stuck_reader(void *arg)
 {
 	(void)arg;
 	guard(30);
 	struct t_listener l;
-	t_listen(&l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
-	/* The library learns the listener does not block ... */
-	T_ASSERT(accept4(l.fd, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EAGAIN, "warm-up");
-	/* ... and it is made blocking behind its back: the next accept4
-	 * goes into the window at once and blocks there, as one would
-	 * after another process took the connection poll had seen. */
-	T_CHECK(fcntl(l.fd, F_SETFL, 0) == 0);
 	struct blocked b;
 	pthread_t t;
-	start_blocked(&b, &t, l.fd);
-	wait_until_blocked(&b, true);
+	stuck_inside_the_window(&l, &b, &t);
 	uint64_t before = timeouts();
 	for (int i = 0; i < 50; i++)
 		T_ASSERT(fork_and_reap(i % 2) == 0, "fork %d", i);
@@ -549,13 +555,9 @@ static void clone_child_makes_children(void *arg)
 	(void)arg;
 	guard(30);
 	struct t_listener l;
-	t_listen(&l, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
-	T_ASSERT(accept4(l.fd, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EAGAIN, "warm-up");
-	T_CHECK(fcntl(l.fd, F_SETFL, 0) == 0);
 	struct blocked b;
 	pthread_t t;
-	start_blocked(&b, &t, l.fd);
-	wait_until_blocked(&b, true);
+	stuck_inside_the_window(&l, &b, &t);
 	for (int how = 0; how < BY_WAYS; how++) {
 		fflush(NULL);
 		long pid = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
