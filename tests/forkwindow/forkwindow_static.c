@@ -87,6 +87,16 @@ int main(int argc, char **argv)
 	static const enum w_spawn covered[] = { W_FORK, W_VFORK, W_UFORK, W_POSIX_SPAWN,
 						W_POSIX_SPAWNP };
 	long leaks = 0;
+	/*
+	 * Every run on a blocking listener before any on a non-blocking one.
+	 * Each run's listener gets the descriptor number the last one had,
+	 * and the library remembers by number that a listener does not block
+	 * (shim/window.c): a blocking listener on a number remembered so makes
+	 * one accept block inside the window, and the fork waiting for it give
+	 * up and count it, by design (test_gate's stuck_reader case). Here,
+	 * with musl's system() and popen() after the non-blocking runs, that
+	 * counted as "a child made without waiting" in 1 run of the full suite.
+	 */
 	for (int nb = 0; nb < 2; nb++) {
 		for (int i = 0; i < 5; i++) {
 			struct w_config c = { .spawn = covered[i], .accept = W_ACCEPT4_CLOEXEC,
@@ -94,19 +104,22 @@ int main(int argc, char **argv)
 			run(&c, &r);
 			leaks += r.leaked;
 		}
-	}
 #ifndef __GLIBC__
-	/* musl's system() and popen() make their children with posix_spawn,
-	 * and in a static program that reference is the linker's to wrap
-	 * too: covered (glibc's call an internal __posix_spawn instead). */
-	static const enum w_spawn by_spawn[] = { W_SYSTEM, W_POPEN };
-	for (int i = 0; i < 2; i++) {
-		struct w_config c = { .spawn = by_spawn[i], .accept = W_ACCEPT4_CLOEXEC,
-				      .children = children };
-		run(&c, &r);
-		leaks += r.leaked;
-	}
+		if (nb)
+			continue;
+		/* musl's system() and popen() make their children with
+		 * posix_spawn, and in a static program that reference is the
+		 * linker's to wrap too: covered (glibc's call an internal
+		 * __posix_spawn instead). */
+		static const enum w_spawn by_spawn[] = { W_SYSTEM, W_POPEN };
+		for (int i = 0; i < 2; i++) {
+			struct w_config c = { .spawn = by_spawn[i], .accept = W_ACCEPT4_CLOEXEC,
+					      .children = children };
+			run(&c, &r);
+			leaks += r.leaked;
+		}
 #endif
+	}
 	struct w_config control = { .spawn = W_POSIX_SPAWN, .accept = W_OWN_EMULATION,
 				    .children = children };
 	run(&control, &r);
