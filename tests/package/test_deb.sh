@@ -27,7 +27,15 @@ installed=
 server=
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  [ -n "$installed" ] && dpkg -r accept4shim >/dev/null 2>&1
+  # As dpkg -i below: another checkout's dpkg may hold the database; a
+  # removal given up at once left the package installed for every later
+  # run ("already installed here: not touching it").
+  if [ -n "$installed" ]; then
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do
+      dpkg -r accept4shim >/dev/null 2>&1 && break
+      sleep 5
+    done
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
