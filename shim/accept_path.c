@@ -1,5 +1,6 @@
 #include "accept_path.h"
 
+#include "fastpath.h"
 #include "fdstate.h"
 #include "flags.h"
 #include "mode.h"
@@ -110,4 +111,43 @@ int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
 	if (calls > 0 || a.by_libc)
 		c->emulated = true;
 	return fd;
+}
+
+int a4s_accept_emulated(int fd, struct sockaddr *addr, socklen_t *addrlen, int sock_flags)
+{
+	int s = sock_flags & SOCK_CLOEXEC ? a4s_window_accept(fd, addr, addrlen)
+					  : a4s_real_accept(fd, addr, addrlen);
+	if (s >= 0 && (sock_flags & SOCK_NONBLOCK)) {
+		/* A fresh socket has no other status flag to keep. */
+		int r = a4s_fcntl(s, F_SETFL, O_NONBLOCK);
+		if (r < 0) {
+			a4s_close(s);
+			return r;
+		}
+	}
+	return s;
+}
+
+int a4s_accept_fast(int word, struct a4s_call *c, int sock_flags)
+{
+	if (word & A4S_FAST_EMULATE) {
+		int s = a4s_accept_emulated(c->listen_fd, c->addr, c->addrlen, sock_flags);
+		c->emulated = s >= 0 && sock_flags;
+		return s;
+	}
+	if (!c->is_accept4 && !sock_flags)
+		return a4s_real_accept(c->listen_fd, c->addr, c->addrlen); /* see attempt_once */
+	bool by_libc = false;
+	int r = a4s_real_accept4(c->listen_fd, c->addr, c->addrlen, sock_flags, &by_libc);
+	if (r == -ENOSYS && (word & A4S_FAST_AUTO)) {
+		a4s_mode_switch_to_emulation();
+		return A4S_ACCEPT_GENERAL;
+	}
+	if (r >= 0 && by_libc) {
+		/* The C library emulated (real.h): the same proof. */
+		c->emulated = true;
+		if (word & A4S_FAST_AUTO)
+			a4s_mode_switch_to_emulation();
+	}
+	return r;
 }

@@ -14,10 +14,7 @@
  * its own thread (never waited for), a thread already waited out (never
  * waited for again), a writer too old to be making a child still.
  *
- * A reader slot's word is (episode << 32) | serial: the serial of the
- * thread inside (0: free) and a count of the slot's occupations, so that
- * "the reader a writer gave up on" (ignored) names one stay in the window,
- * never the next thread that takes the slot. A writer slot's word is
+ * A reader slot's word is as gate.h says. A writer slot's word is
  * (start in ms << 32) | serial, its age readable in the same load.
  *
  * Ordering: a reader takes its slot, then reads writers_held; a writer
@@ -25,28 +22,21 @@
  * so of a reader and a writer arriving together at least one sees the
  * other: the reader steps back, or the writer waits for it.
  */
-enum { READERS = 64, WRITERS = 16 };
+enum { READERS = A4S_GATE_READERS, WRITERS = 16 };
 
-struct reader_slot {
-	_Atomic uint64_t word;
-	_Atomic uint64_t ignored; /* the word of a stay a writer gave up on */
-	/* (episode << 32) | kernel thread id, stored after the word is
-	 * taken: a writer trusts the id only when the episodes agree. */
-	_Atomic uint64_t who;
-} __attribute__((aligned(64)));   /* readers on different CPUs share no line */
-
-static struct reader_slot readers[READERS];
+struct a4s_gate_reader a4s_gate_readers[READERS];
+#define readers a4s_gate_readers
 static _Atomic uint64_t writers[WRITERS];
-static atomic_uint writers_held;             /* writer slots in use */
+atomic_uint a4s_gate_writers_held;
+#define writers_held a4s_gate_writers_held
 static _Atomic uint64_t readers_waiting_since; /* ns; 0: none waits */
 /* Sleepers wait on `changes`; whoever changes what they wait for bumps
  * it, and calls the kernel only when someone sleeps. */
 static atomic_uint changes;
 static atomic_uint sleepers;
 
-/* The slot this thread had last, plus one (0: none yet): each thread keeps
- * finding a free slot at its first probe. */
-static __thread int preferred __attribute__((tls_model("initial-exec")));
+__thread int a4s_gate_preferred __attribute__((tls_model("initial-exec")));
+#define preferred a4s_gate_preferred
 
 #define SERIAL(w) ((uint32_t)(w))
 #define HIGH(w) ((uint32_t)((w) >> 32))
@@ -56,7 +46,7 @@ static uint32_t ms(uint64_t ns)
 	return (uint32_t)(ns / A4S_MS);
 }
 
-static void changed(void)
+void a4s_gate_changed(void)
 {
 	atomic_fetch_add(&changes, 1);
 	if (atomic_load(&sleepers))
@@ -179,41 +169,31 @@ static void wait_for_writers(uint32_t me)
 	}
 }
 
-void a4s_gate_read_begin(struct a4s_gate_pass *p)
+void a4s_gate_read_begin_slow(struct a4s_gate_pass *p, bool taken)
 {
 	uint32_t me = a4s_thread_serial();
 	bool waited = false;
 	for (;;) {
-		if (!take_reader_slot(me, p)) {
+		if (!taken && !take_reader_slot(me, p)) {
 			/* 64 threads inside at once, none given up on: go in
 			 * without a slot, unprotected, and say so. */
 			a4s_stats_window_timeout();
 			break;
 		}
+		taken = false;
 		if (__builtin_expect(atomic_load(&writers_held) == 0, 1) ||
 		    !other_writer_active(me) || inside_already(me, p->slot))
 			break;
 		/* Step back out, so the writer need not wait for us. */
 		drop_reader_slot(p);
-		changed();
+		a4s_gate_changed();
 		wait_for_writers(me);
 		waited = true;
 	}
 	if (waited) {
 		atomic_store(&readers_waiting_since, 0);
-		changed();
+		a4s_gate_changed();
 	}
-}
-
-bool a4s_gate_read_end(const struct a4s_gate_pass *p)
-{
-	if (p->slot < 0)
-		return false;
-	bool given_up_on = atomic_load(&readers[p->slot].ignored) == p->word;
-	drop_reader_slot(p);
-	if (atomic_load(&writers_held))
-		changed(); /* a writer may be waiting for us */
-	return given_up_on;
 }
 
 /* ---- writers ---------------------------------------------------------- */
@@ -339,7 +319,7 @@ void a4s_gate_write_end(const struct a4s_gate_pass *p)
 	uint64_t w = p->word;
 	if (atomic_compare_exchange_strong(&writers[p->slot], &w, 0)) {
 		atomic_fetch_sub(&writers_held, 1);
-		changed();
+		a4s_gate_changed();
 	}
 }
 

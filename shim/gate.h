@@ -31,7 +31,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stdatomic.h>
+
 #include "clock.h"
+#include "self.h"
+#include "serial.h"
 #include "sys.h"
 
 #define A4S_MS 1000000ULL
@@ -61,10 +65,78 @@ struct a4s_gate_pass {
 	uint64_t word;
 };
 
-A4S_HIDDEN void a4s_gate_read_begin(struct a4s_gate_pass *p);
+/*
+ * The readers' side, whose common case (the thread's own slot free, no
+ * writer about) is inline, as the emulated accept pays it on every call:
+ * a compare-and-swap, a store and a load on the way in, a load, a
+ * compare-and-swap and a load on the way out. gate.c has the rest.
+ *
+ * A reader slot's word is (episode << 32) | serial: the serial (serial.h)
+ * of the thread inside (0: free) and a count of the slot's occupations, so
+ * that "the reader a writer gave up on" (ignored) names one stay in the
+ * window, never the next thread that takes the slot.
+ */
+enum { A4S_GATE_READERS = 64 };
+struct a4s_gate_reader {
+	_Atomic uint64_t word;
+	_Atomic uint64_t ignored; /* the word of a stay a writer gave up on */
+	/* (episode << 32) | kernel thread id, stored after the word is
+	 * taken: a writer trusts the id only when the episodes agree. */
+	_Atomic uint64_t who;
+} __attribute__((aligned(64))); /* readers on different CPUs share no line */
+A4S_HIDDEN extern struct a4s_gate_reader a4s_gate_readers[A4S_GATE_READERS];
+A4S_HIDDEN extern atomic_uint a4s_gate_writers_held; /* writer slots in use */
+/* The slot this thread had last, plus one (0: none yet): each thread keeps
+ * finding a free slot at its first probe. */
+A4S_HIDDEN extern __thread int a4s_gate_preferred __attribute__((tls_model("initial-exec")));
+
+/* The rest of a4s_gate_read_begin: no slot taken yet (taken is false), or
+ * slot p taken while a writer may be about. */
+A4S_HIDDEN void a4s_gate_read_begin_slow(struct a4s_gate_pass *p, bool taken);
+/* Wakes whoever sleeps on the gate's changes (a writer waiting for us). */
+A4S_HIDDEN void a4s_gate_changed(void);
+
+static inline void a4s_gate_read_begin(struct a4s_gate_pass *p)
+{
+	uint32_t me = a4s_serial;
+	int i = a4s_gate_preferred - 1;
+	if (__builtin_expect(me != 0 && i >= 0, 1)) {
+		struct a4s_gate_reader *r = &a4s_gate_readers[i];
+		uint64_t w = atomic_load(&r->word);
+		uint64_t mine = (uint64_t)((uint32_t)(w >> 32) + 1u) << 32 | me;
+		if (__builtin_expect((uint32_t)w == 0 && atomic_compare_exchange_strong(&r->word, &w,
+											mine),
+				     1)) {
+			atomic_store_explicit(&r->who,
+					      (mine & ~0xffffffffull) | (uint32_t)a4s_self_tid(),
+					      memory_order_relaxed);
+			p->slot = i;
+			p->word = mine;
+			/* Taken, then writers read: of a writer arriving
+			 * now and us, one sees the other (gate.c). */
+			if (__builtin_expect(atomic_load(&a4s_gate_writers_held) == 0, 1))
+				return;
+			a4s_gate_read_begin_slow(p, true);
+			return;
+		}
+	}
+	a4s_gate_read_begin_slow(p, false);
+}
+
 /* True when a writer stopped waiting for this reader: it stayed inside
  * far longer than an accept that does not block takes. */
-A4S_HIDDEN bool a4s_gate_read_end(const struct a4s_gate_pass *p);
+static inline bool a4s_gate_read_end(const struct a4s_gate_pass *p)
+{
+	if (p->slot < 0)
+		return false;
+	struct a4s_gate_reader *r = &a4s_gate_readers[p->slot];
+	bool given_up_on = atomic_load(&r->ignored) == p->word;
+	uint64_t w = p->word;
+	atomic_compare_exchange_strong(&r->word, &w, p->word & ~0xffffffffull);
+	if (atomic_load(&a4s_gate_writers_held))
+		a4s_gate_changed(); /* a writer may be waiting for us */
+	return given_up_on;
+}
 
 A4S_HIDDEN void a4s_gate_write_begin(struct a4s_gate_pass *p);
 /* Safe to call twice for one pass (the vfork child and its parent both

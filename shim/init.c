@@ -9,6 +9,7 @@
 #include "complain.h"
 #include "copies.h"
 #include "describe.h"
+#include "fastpath.h"
 #include "fork.h"
 #include "interval.h"
 #include "real.h"
@@ -70,6 +71,7 @@ static void load(void)
 		config.log_path = log_path;
 	}
 	a4s_describe_config(&config, described, sizeof(described));
+	a4s_fast_configure(&config);
 	a4s_sink_open(&config);
 	a4s_interval_start(&config);
 	atomic_store_explicit(&state, LOADED, memory_order_release);

@@ -2,6 +2,8 @@
 
 #include <stdatomic.h>
 
+#include "fastpath.h"
+
 /* One flag for the whole process: once the kernel (or a seccomp policy, or a
  * libc without accept4) has said ENOSYS, every thread emulates, and nobody
  * pays a failing system call again. A plain atomic, no lock: a race only
@@ -15,5 +17,7 @@ bool a4s_mode_switched(void)
 
 void a4s_mode_switch_to_emulation(void)
 {
-	atomic_store_explicit(&switched, true, memory_order_relaxed);
+	/* The fast path decides again (fastpath.h): emulation from now on. */
+	if (!atomic_exchange(&switched, true))
+		a4s_fast_mode_switched();
 }

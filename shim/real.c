@@ -12,6 +12,12 @@ int a4s_real_accept(int fd, struct sockaddr *addr, socklen_t *len)
 int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
 		     bool *by_libc)
 {
+#ifdef __GLIBC__
+	/* glibc's accept4 is the system call alone: it neither emulates nor
+	 * calls accept, which are musl's ways (below). */
+	(void)by_libc;
+	return (int)a4s_sysret(a4s_bound_accept4()(fd, addr, len, flags));
+#else
 	/* A successful call leaves errno alone, glibc's included; musl's
 	 * accept4 keeps the ENOSYS of its first attempt when it falls back
 	 * to accept. The caller's errno is put back at the exported edge. */
@@ -24,4 +30,5 @@ int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
 		return errno > 0 ? -errno : -EIO; /* never "fd 0" */
 	*by_libc = flags != 0 && errno == ENOSYS;
 	return r;
+#endif
 }

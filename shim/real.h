@@ -26,7 +26,9 @@ A4S_HIDDEN int a4s_real_accept(int fd, struct sockaddr *addr, socklen_t *len);
  * *by_libc is set when the C library made the socket with accept and fcntl
  * because the kernel answered ENOSYS, which is itself the proof that the
  * kernel (or a sandbox) has no accept4. musl does that inside its accept4
- * and succeeds, so only the ENOSYS it leaves in errno tells.
+ * and succeeds, so only the ENOSYS it leaves in errno tells. glibc never
+ * does (its accept4 is the system call alone): there *by_libc is left as
+ * the caller set it, false.
  */
 A4S_HIDDEN int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len,
 				int flags, bool *by_libc);

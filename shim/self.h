@@ -37,7 +37,10 @@
 struct a4s_self_page {
 	atomic_int pid;   /* > 0: this process's pid, its state its own */
 	atomic_uint gen;  /* the generation of ids valid in this process */
-	char pad[A4S_SELF_PAGE - sizeof(atomic_int) - sizeof(atomic_uint)];
+	/* What the common call needs in this process (fastpath.h); 0, the
+	 * general path, until published after this process's first call. */
+	atomic_int fast;
+	char pad[A4S_SELF_PAGE - 2 * sizeof(atomic_int) - sizeof(atomic_uint)];
 } __attribute__((aligned(A4S_SELF_PAGE)));
 
 /* A thread's id, valid while gen is the process's generation: a child's

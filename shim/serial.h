@@ -12,6 +12,16 @@
 
 #include "sys.h"
 
-A4S_HIDDEN uint32_t a4s_thread_serial(void);
+A4S_HIDDEN uint32_t a4s_thread_serial_slow(void);
+/* initial-exec: static TLS of a preloaded library, read without calling
+ * into the dynamic linker. Copied into the child of fork with the thread,
+ * which keeps its number there. 0 until the thread first asks. */
+A4S_HIDDEN extern __thread uint32_t a4s_serial __attribute__((tls_model("initial-exec")));
+
+static inline uint32_t a4s_thread_serial(void)
+{
+	uint32_t s = a4s_serial;
+	return __builtin_expect(s != 0, 1) ? s : a4s_thread_serial_slow();
+}
 
 #endif

@@ -6,7 +6,7 @@
 #include "interval.h"
 #include "self.h"
 
-static struct a4s_counters counters;
+struct a4s_live_counters a4s_live;
 /* Apart from the counts the summaries carry: a fault of the fork window
  * (gate.h), read through accept4shim_get_stats. */
 static _Atomic uint64_t fork_window_timeouts;
@@ -16,25 +16,21 @@ static _Atomic uint64_t fork_window_timeouts;
 
 void a4s_stats_count(const struct a4s_call *c, int result)
 {
-	ADD(counters.calls, 1);
-	if (result >= 0) {
-		ADD(counters.accepted, 1);
-	} else {
-		ADD(counters.failed, 1);
-		int e = -result;
-		ADD(counters.errors[e < ACCEPT4SHIM_ERRNO_SLOTS ? e : 0], 1);
-	}
+	if (result >= 0)
+		a4s_stats_accepted();
+	else
+		a4s_stats_failed(-result);
 	if (c->emulated)
-		ADD(counters.emulated, 1);
+		a4s_stats_emulated();
 	if (c->retries) {
-		ADD(counters.retried_calls, 1);
-		ADD(counters.retries, c->retries);
+		ADD(a4s_live.retried_calls, 1);
+		ADD(a4s_live.retries, c->retries);
 	}
 }
 
 void a4s_stats_dropped(void)
 {
-	ADD(counters.dropped, 1);
+	ADD(a4s_live.dropped, 1);
 }
 
 void a4s_stats_window_timeout(void)
@@ -57,7 +53,13 @@ void a4s_counters_clear(struct a4s_counters *c)
 
 void a4s_stats_reset(void)
 {
-	a4s_counters_clear(&counters);
+	atomic_store(&a4s_live.accepted, 0);
+	atomic_store(&a4s_live.emulated, 0);
+	atomic_store(&a4s_live.retried_calls, 0);
+	atomic_store(&a4s_live.retries, 0);
+	atomic_store(&a4s_live.dropped, 0);
+	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
+		atomic_store(&a4s_live.errors[i], 0);
 	atomic_store(&fork_window_timeouts, 0);
 	a4s_interval_reset();
 }
@@ -65,15 +67,17 @@ void a4s_stats_reset(void)
 void a4s_stats_snapshot(struct accept4shim_stats *s)
 {
 	a4s_self_check(); /* a new process's counts start at 0 */
-	s->calls = GET(counters.calls);
-	s->accepted = GET(counters.accepted);
-	s->failed = GET(counters.failed);
-	s->emulated = GET(counters.emulated);
-	s->retried_calls = GET(counters.retried_calls);
-	s->retries = GET(counters.retries);
-	s->dropped = GET(counters.dropped);
-	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++)
-		s->errors[i] = GET(counters.errors[i]);
+	s->failed = 0;
+	for (int i = 0; i < ACCEPT4SHIM_ERRNO_SLOTS; i++) {
+		s->errors[i] = GET(a4s_live.errors[i]);
+		s->failed += s->errors[i];
+	}
+	s->accepted = GET(a4s_live.accepted);
+	s->calls = s->accepted + s->failed;
+	s->emulated = GET(a4s_live.emulated);
+	s->retried_calls = GET(a4s_live.retried_calls);
+	s->retries = GET(a4s_live.retries);
+	s->dropped = GET(a4s_live.dropped);
 	s->fork_window_timeouts = GET(fork_window_timeouts);
 }
 

@@ -2,6 +2,8 @@
 #ifndef A4S_STATS_H
 #define A4S_STATS_H
 
+#include <stdatomic.h>
+
 #include <accept4shim.h>
 #include "accept_path.h"
 #include "summaryfmt.h"
@@ -16,6 +18,39 @@ struct a4s_counters {
 };
 A4S_HIDDEN void a4s_counters_clear(struct a4s_counters *c);
 
+/*
+ * The process's counters. One locked add per call: a call is counted
+ * once, as accepted or under its errno (errors[0] for one past the table),
+ * and calls and failed are sums of those (a4s_stats_snapshot), so that the
+ * fast path (fastpath.h) pays one add, and a snapshot always has
+ * calls == accepted + failed. emulated and retries are added only when
+ * they happened.
+ */
+struct a4s_live_counters {
+	_Atomic uint64_t accepted, emulated, retried_calls, retries, dropped;
+	_Atomic uint64_t errors[ACCEPT4SHIM_ERRNO_SLOTS];
+};
+A4S_HIDDEN extern struct a4s_live_counters a4s_live;
+
+static inline void a4s_stats_accepted(void)
+{
+	atomic_fetch_add_explicit(&a4s_live.accepted, 1, memory_order_relaxed);
+}
+
+static inline void a4s_stats_failed(int err)
+{
+	unsigned e = (unsigned)err;
+	atomic_fetch_add_explicit(&a4s_live.errors[e < ACCEPT4SHIM_ERRNO_SLOTS ? e : 0], 1,
+				  memory_order_relaxed);
+}
+
+static inline void a4s_stats_emulated(void)
+{
+	atomic_fetch_add_explicit(&a4s_live.emulated, 1, memory_order_relaxed);
+}
+
+/* A call of the general path: its result (a new fd or -errno), and
+ * whether the library emulated or retried. */
 A4S_HIDDEN void a4s_stats_count(const struct a4s_call *c, int result);
 A4S_HIDDEN void a4s_stats_dropped(void);
 /* A child made while a thread may still have been inside the fork window

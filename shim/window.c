@@ -61,7 +61,7 @@ static bool ready(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	struct timespec zero = { 0, 0 };
-	return a4s_sysret(syscall(SYS_ppoll, &p, 1, &zero, NULL, 0)) != 0;
+	return a4s_syscall(SYS_ppoll, &p, 1, &zero, NULL, 0) != 0;
 }
 
 static int from_blocking(int fd, struct sockaddr *addr, socklen_t *addrlen, bool checked)
