@@ -113,21 +113,6 @@ int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
 	return fd;
 }
 
-int a4s_accept_emulated(int fd, struct sockaddr *addr, socklen_t *addrlen, int sock_flags)
-{
-	int s = sock_flags & SOCK_CLOEXEC ? a4s_window_accept(fd, addr, addrlen)
-					  : a4s_real_accept(fd, addr, addrlen);
-	if (s >= 0 && (sock_flags & SOCK_NONBLOCK)) {
-		/* A fresh socket has no other status flag to keep. */
-		int r = a4s_fcntl(s, F_SETFL, O_NONBLOCK);
-		if (r < 0) {
-			a4s_close(s);
-			return r;
-		}
-	}
-	return s;
-}
-
 int a4s_accept_fast(int word, struct a4s_call *c, int sock_flags)
 {
 	if (word & A4S_FAST_EMULATE) {

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "real.h"
+#include "window.h"
 
 struct a4s_call {
 	/* What the caller passed. */
@@ -37,9 +39,27 @@ A4S_HIDDEN int a4s_accept_call(const struct a4s_config *cfg, struct a4s_call *c)
  */
 #define A4S_ACCEPT_GENERAL INT_MIN
 /* Its emulation alone: the new fd or -errno; a socket whose flag cannot be
- * set is closed. */
-A4S_HIDDEN int a4s_accept_emulated(int fd, struct sockaddr *addr, socklen_t *addrlen,
-				   int sock_flags);
+ * set is closed. Inline, for the fast path's sake. errno is left alone on
+ * success: every step is a raw system call or the real accept, and the one
+ * wait that goes through the C library (window.c) puts it back. */
+static inline __attribute__((always_inline)) int a4s_accept_emulated(int fd,
+								   struct sockaddr *addr,
+								   socklen_t *addrlen,
+								   int sock_flags)
+{
+	int s = sock_flags & SOCK_CLOEXEC ? a4s_window_accept(fd, addr, addrlen)
+					  : a4s_real_accept(fd, addr, addrlen);
+	if (s >= 0 && (sock_flags & SOCK_NONBLOCK)) {
+		/* A fresh socket has no other status flag to keep. */
+		int r = a4s_fcntl(s, F_SETFL, O_NONBLOCK);
+		if (r < 0) {
+			a4s_close(s);
+			return r;
+		}
+	}
+	return s;
+}
+
 A4S_HIDDEN int a4s_accept_fast(int word, struct a4s_call *c, int sock_flags);
 
 #endif

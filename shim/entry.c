@@ -72,9 +72,9 @@ static __attribute__((noinline)) int fast_more(int word, struct a4s_call *c, int
 	}
 	a4s_stats_count(c, r);
 	if (word & A4S_FAST_TRACE)
-		a4s_trace_call(a4s_fast.cfg, c, r, started);
+		a4s_trace_call(a4s_fast_cfg, c, r, started);
 	if (word & A4S_FAST_TICK)
-		a4s_interval_tick(a4s_fast.cfg);
+		a4s_interval_tick(a4s_fast_cfg);
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -120,24 +120,21 @@ static inline __attribute__((always_inline)) int counted(int r)
 }
 
 /* Emulated, with nothing after the call: the accept and one system call
- * per flag, counted; our own calls may set errno, so the caller's is put
- * back. */
+ * per flag, counted. errno needs no saving: the emulation leaves it alone
+ * on success (accept_path.h). */
 static __attribute__((noinline)) int emulated_counted(int fd, struct sockaddr *addr,
 						      socklen_t *addrlen, int sock_flags)
 {
-	int *errno_p = &errno;
-	int saved_errno = *errno_p;
 	int r = a4s_accept_emulated(fd, addr, addrlen, sock_flags);
-	if (r < 0) {
-		a4s_stats_failed(-r);
-		*errno_p = -r;
-		return -1;
+	if (__builtin_expect(r >= 0, 1)) {
+		a4s_stats_accepted();
+		if (sock_flags)
+			a4s_stats_emulated();
+		return r;
 	}
-	a4s_stats_accepted();
-	if (sock_flags)
-		a4s_stats_emulated();
-	*errno_p = saved_errno;
-	return r;
+	a4s_stats_failed(-r);
+	errno = -r;
+	return -1;
 }
 
 static __attribute__((noinline)) int accept_more(int word, int fd, struct sockaddr *addr,
@@ -161,8 +158,8 @@ A4S_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	int word = a4s_fast_word();
 	if (__builtin_expect(A4S_GLIBC && A4S_IS(word, A4S_FAST_ACCEPT, 0), 1)) {
 		int added = word & A4S_KNOWN_FLAGS;
-		return counted(added ? a4s_fast.accept4(fd, addr, addrlen, added)
-				     : a4s_fast.accept(fd, addr, addrlen));
+		return counted(added ? a4s_real_fns.accept4(fd, addr, addrlen, added)
+				     : a4s_real_fns.accept(fd, addr, addrlen));
 	}
 	return accept_more(word, fd, addr, addrlen);
 }
@@ -184,7 +181,7 @@ static __attribute__((noinline)) int auto_counted(int fd, struct sockaddr *addr,
 {
 	int *errno_p = &errno;
 	int saved_errno = *errno_p;
-	int r = a4s_fast.accept4(fd, addr, addrlen, sock_flags);
+	int r = a4s_real_fns.accept4(fd, addr, addrlen, sock_flags);
 	if (__builtin_expect(r >= 0, 1)) {
 		a4s_stats_accepted();
 		return r;
@@ -213,7 +210,7 @@ A4S_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int fl
 {
 	int word = a4s_fast_word();
 	if (__builtin_expect(A4S_GLIBC && A4S_IS(word, A4S_FAST_ACCEPT4, 0) && a4s_flags_valid(flags), 1))
-		return counted(a4s_fast.accept4(fd, addr, addrlen, flags | (word & A4S_KNOWN_FLAGS)));
+		return counted(a4s_real_fns.accept4(fd, addr, addrlen, flags | (word & A4S_KNOWN_FLAGS)));
 	if (A4S_GLIBC && A4S_IS(word, A4S_FAST_ACCEPT4, A4S_FAST_AUTO) && a4s_flags_valid(flags))
 		return auto_counted(fd, addr, addrlen, flags, flags | (word & A4S_KNOWN_FLAGS));
 	if (A4S_IS(word, A4S_FAST_ACCEPT4, A4S_FAST_EMULATE) && a4s_flags_valid(flags))

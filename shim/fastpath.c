@@ -3,7 +3,7 @@
 #include "mode.h"
 
 atomic_int a4s_fast_wanted;
-struct a4s_fast_ready a4s_fast;
+const struct a4s_config *a4s_fast_cfg;
 /* The loaded configuration, for deciding again after MODE=auto's switch. */
 static const struct a4s_config *_Atomic configured;
 
@@ -29,9 +29,8 @@ int a4s_fast_decide(const struct a4s_config *cfg, bool switched)
 
 void a4s_fast_configure(const struct a4s_config *cfg)
 {
-	a4s_fast.accept = a4s_bound_accept();
-	a4s_fast.accept4 = a4s_bound_accept4();
-	a4s_fast.cfg = cfg;
+	/* The real functions are bound (real.h) before this runs. */
+	a4s_fast_cfg = cfg;
 	atomic_store(&configured, cfg);
 	atomic_store(&a4s_fast_wanted, a4s_fast_decide(cfg, a4s_mode_switched()));
 }

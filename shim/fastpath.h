@@ -32,7 +32,6 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#include "bind.h"
 #include "config.h"
 #include "flags.h"
 #include "self.h"
@@ -87,14 +86,8 @@ static inline void a4s_fast_publish(void)
 		a4s_fast_publish_slow();
 }
 
-/* What a published word may use without asking again: the real accept
- * and accept4 (bind.h) and the loaded configuration, set before any word
- * is published. */
-struct a4s_fast_ready {
-	a4s_accept_fn *accept;
-	a4s_accept4_fn *accept4;
-	const struct a4s_config *cfg;
-};
-A4S_HIDDEN extern struct a4s_fast_ready a4s_fast;
+/* The loaded configuration, set before any word is published, for the
+ * trace and the interval summaries of a fast call. */
+A4S_HIDDEN extern const struct a4s_config *a4s_fast_cfg;
 
 #endif

@@ -4,9 +4,13 @@
  * signal handler leaves nothing dangling. */
 __thread struct a4s_real_call a4s_real_in_accept4 __attribute__((tls_model("initial-exec")));
 
-int a4s_real_accept(int fd, struct sockaddr *addr, socklen_t *len)
+struct a4s_real_fns a4s_real_fns;
+
+void a4s_real_bind(void)
 {
-	return (int)a4s_sysret(a4s_bound_accept()(fd, addr, len));
+	a4s_bind();
+	atomic_store_explicit(&a4s_real_fns.accept, a4s_bound_accept(), memory_order_relaxed);
+	atomic_store_explicit(&a4s_real_fns.accept4, a4s_bound_accept4(), memory_order_relaxed);
 }
 
 int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,

@@ -6,6 +6,7 @@
 #ifndef A4S_REAL_H
 #define A4S_REAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
@@ -13,14 +14,25 @@
 
 /* Looks both up once; safe to call from any thread, any number of times,
  * also before our constructor has run. */
-static inline void a4s_real_bind(void)
-{
-	a4s_bind();
-}
+A4S_HIDDEN void a4s_real_bind(void);
+
+/* The functions a4s_real_bind found, for the calls that must cost least
+ * (the fast path, the fork window): NULL before it has run. */
+struct a4s_real_fns {
+	a4s_accept_fn *_Atomic accept;
+	a4s_accept4_fn *_Atomic accept4;
+};
+A4S_HIDDEN extern struct a4s_real_fns a4s_real_fns;
 
 /* Both return the new descriptor or -errno. A C library without accept4
  * answers -ENOSYS, just as a kernel without it does. */
-A4S_HIDDEN int a4s_real_accept(int fd, struct sockaddr *addr, socklen_t *len);
+static inline int a4s_real_accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	a4s_accept_fn *f = atomic_load_explicit(&a4s_real_fns.accept, memory_order_relaxed);
+	if (__builtin_expect(!f, 0))
+		f = a4s_bound_accept();
+	return (int)a4s_sysret(f(fd, addr, len));
+}
 
 /*
  * *by_libc is set when the C library made the socket with accept and fcntl

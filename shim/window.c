@@ -20,9 +20,11 @@
  * and is checked before any wait, since a listener that is now
  * non-blocking must get its EAGAIN at once.
  */
-enum kind { UNKNOWN, NONBLOCKING, BLOCKING };
-enum { KINDS = 65536 };
-static _Atomic unsigned char kinds[KINDS];
+_Atomic unsigned char a4s_window_kinds[A4S_WINDOW_KINDS];
+#define kinds a4s_window_kinds
+#define KINDS A4S_WINDOW_KINDS
+enum kind { UNKNOWN = A4S_KIND_UNKNOWN, NONBLOCKING = A4S_KIND_NONBLOCKING,
+	    BLOCKING = A4S_KIND_BLOCKING };
 
 static enum kind kind_of(int fd)
 {
@@ -36,24 +38,13 @@ static void remember(int fd, enum kind k)
 		atomic_store_explicit(&kinds[fd], (unsigned char)k, memory_order_relaxed);
 }
 
-/* The window itself. The socket is closed inside, when the flag cannot be
- * set, so that it never reaches a child either. */
-static int gated_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+void a4s_window_blocked_after_all(int fd)
 {
-	struct a4s_gate_pass pass;
-	a4s_gate_read_begin(&pass);
-	int s = a4s_real_accept(fd, addr, addrlen);
-	if (s >= 0) {
-		int r = a4s_fcntl(s, F_SETFD, FD_CLOEXEC);
-		if (r < 0) {
-			a4s_close(s);
-			s = r;
-		}
-	}
-	if (a4s_gate_read_end(&pass) && kind_of(fd) == NONBLOCKING)
-		remember(fd, UNKNOWN); /* it blocked after all */
-	return s;
+	if (kind_of(fd) == NONBLOCKING)
+		remember(fd, UNKNOWN);
 }
+
+#define gated_accept a4s_window_gated_accept
 
 /* Whether accept has something to say now: a connection, an error, a
  * hang-up (or poll itself failed, which accept will explain). */
@@ -97,11 +88,8 @@ static int from_blocking(int fd, struct sockaddr *addr, socklen_t *addrlen, bool
 	}
 }
 
-int a4s_window_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+static int accept_slow(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	/* accept is a cancellation point: a cancel already pending acts
-	 * here, where this thread holds nothing of ours. */
-	pthread_testcancel();
 	switch (kind_of(fd)) {
 	case NONBLOCKING:
 		return gated_accept(fd, addr, addrlen);
@@ -117,6 +105,15 @@ int a4s_window_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 		return from_blocking(fd, addr, addrlen, true);
 	}
 	}
+}
+
+int a4s_window_accept_slow(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	int saved_errno = errno;
+	int s = accept_slow(fd, addr, addrlen);
+	if (s >= 0)
+		errno = saved_errno;
+	return s;
 }
 
 void a4s_window_new_process(void)
