@@ -12,6 +12,7 @@
 #include "fastpath.h"
 #include "fork.h"
 #include "interval.h"
+#include "listeners.h"
 #include "real.h"
 #include "self.h"
 #include "sink.h"
@@ -72,6 +73,7 @@ static void load(void)
 	}
 	a4s_describe_config(&config, described, sizeof(described));
 	a4s_fast_configure(&config);
+	a4s_listeners_configure(config.log_kind != A4S_LOG_NONE);
 	a4s_sink_open(&config);
 	a4s_interval_start(&config);
 	atomic_store_explicit(&state, LOADED, memory_order_release);

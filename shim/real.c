@@ -13,15 +13,9 @@ void a4s_real_bind(void)
 	atomic_store_explicit(&a4s_real_fns.accept4, a4s_bound_accept4(), memory_order_relaxed);
 }
 
-int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
-		     bool *by_libc)
+#ifndef __GLIBC__
+int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags, bool *by_libc)
 {
-#ifdef __GLIBC__
-	/* glibc's accept4 is the system call alone: it neither emulates nor
-	 * calls accept, which are musl's ways (below). */
-	(void)by_libc;
-	return (int)a4s_sysret(a4s_bound_accept4()(fd, addr, len, flags));
-#else
 	/* A successful call leaves errno alone, glibc's included; musl's
 	 * accept4 keeps the ENOSYS of its first attempt when it falls back
 	 * to accept. The caller's errno is put back at the exported edge. */
@@ -34,5 +28,5 @@ int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
 		return errno > 0 ? -errno : -EIO; /* never "fd 0" */
 	*by_libc = flags != 0 && errno == ENOSYS;
 	return r;
-#endif
 }
+#endif

@@ -42,8 +42,20 @@ static inline int a4s_real_accept(int fd, struct sockaddr *addr, socklen_t *len)
  * does (its accept4 is the system call alone): there *by_libc is left as
  * the caller set it, false.
  */
-A4S_HIDDEN int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len,
-				int flags, bool *by_libc);
+#ifdef __GLIBC__
+static inline int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
+				   bool *by_libc)
+{
+	(void)by_libc;
+	a4s_accept4_fn *f = atomic_load_explicit(&a4s_real_fns.accept4, memory_order_relaxed);
+	if (__builtin_expect(!f, 0))
+		f = a4s_bound_accept4();
+	return (int)a4s_sysret(f(fd, addr, len, flags));
+}
+#else
+A4S_HIDDEN int a4s_real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags,
+				bool *by_libc);
+#endif
 
 /*
  * True when this accept() call is the next accept4's own: musl's accept4

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "listeners.h"
 #include "record.h"
 #include "self.h"
 #include "sink.h"
@@ -16,7 +17,7 @@ void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
 		return;
 	uint64_t ended_ns = a4s_monotonic_ns();
 	struct sockaddr_storage local, peer;
-	socklen_t local_len = sizeof(local), peer_len = sizeof(peer);
+	socklen_t local_len, peer_len = sizeof(peer);
 	struct a4s_record r = {
 		.pid = a4s_self_pid(),
 		.tid = a4s_self_tid(),
@@ -31,7 +32,9 @@ void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
 	};
 	clock_gettime(CLOCK_REALTIME, &r.ts);
 
-	if (a4s_getsockname(c->listen_fd, (struct sockaddr *)&local, &local_len) == 0) {
+	/* Kept per listener (listeners.h), asked of the kernel when it must. */
+	local_len = a4s_listener_address(c->listen_fd, result, ended_ns, &local);
+	if (local_len) {
 		r.local = (struct sockaddr *)&local;
 		r.local_len = local_len;
 	}

@@ -33,6 +33,9 @@ set(A4S_WRAPPED_FUNCTIONS
 if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|aarch64|arm64)$")
   list(REMOVE_ITEM A4S_WRAPPED_FUNCTIONS vfork)
 endif()
+# Taken over by the preloaded library alone (shim/numbers.c, for the
+# listener cache: shim/listeners.h), never wrapped in the archive.
+set(A4S_PRELOAD_ONLY_FUNCTIONS close close_range closefrom dup2 dup3 listen)
 
 set(A4S_WRAP_LINK_OPTIONS "")
 set(a4s_renames "")

@@ -278,13 +278,14 @@ START_TEST(a_skipped_call_costs_the_trace_no_system_call)
 	const char *skipped[] = { v_log, "ACCEPT4SHIM_LOG_FORMAT=json",
 				  "ACCEPT4SHIM_LOG_SKIP=EAGAIN", NULL };
 	struct run r;
-	/* The premise: each record costs at least its getsockname and its
-	 * write (the destination's checks may add more). */
+	/* The premise: each record costs at least its write (the
+	 * destination's checks may add more), and the listener's address is
+	 * asked once (then kept, shim/listeners.h). */
 	run_scenario(&r, traced, "syscalls", "200");
 	long w, v, g;
 	ck_assert_msg(sscanf(r.out, "fact write=%ld writev=%ld getsockname=%ld", &w, &v, &g) == 3,
 		      "%s", r.out);
-	ck_assert_msg(w + v >= 200 && g >= 200, "%s", r.out);
+	ck_assert_msg(w + v >= 200 && g >= 1, "%s", r.out);
 	unlink(trace);
 	run_scenario(&r, skipped, "syscalls", "200");
 	ck_assert_str_eq(r.out, "fact write=0 writev=0 getsockname=0 getpeername=0 openat=0 "
