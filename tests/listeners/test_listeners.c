@@ -17,13 +17,22 @@
  *  - a close the C library never sees (a raw system call) and another
  *    listener put at the number by F_DUPFD: caught by our own accept getting
  *    the number, or within a second;
- *  - threads swapping listeners at a number while others accept on it.
+ *  - the number changed while a record asks its address (a trapped
+ *    getsockname answered by a handler that dup2s first), and threads
+ *    swapping listeners at a number while others accept on it.
  * And the point of it: the address is asked once per listener, not per
  * record (system calls counted by the harness's seccomp counter).
  *
  * Preloaded with a trace to a %p file, JSON and text.
  */
 #include <arpa/inet.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <ucontext.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -472,6 +481,131 @@ START_TEST(a_close_behind_the_libraries_back_is_caught)
 }
 END_TEST
 
+/* ---- a change while the address is being asked --------------------------------- */
+
+/*
+ * The one interleaving threads hit too rarely to test by chance: a record
+ * has claimed the entry and asks getsockname, and the number is changed
+ * before it stores the answer. The answer must not be kept. Here the
+ * library's getsockname on the number traps (seccomp SECCOMP_RET_TRAP), and
+ * the SIGSYS handler answers it: the first time it first dup2s another
+ * listener over the number (as another thread would), then answers with
+ * the address the number had (as a getsockname just before that dup2
+ * would); every other time, with the address the number has. The next
+ * record must say the new listener.
+ */
+static struct sockaddr_storage asked_addr[2];
+static socklen_t asked_len[2];
+static int asked_n, asked_at, asked_other_fd;
+static volatile sig_atomic_t asked_armed, asked_traps;
+
+static void answer_getsockname(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	(void)si;
+#ifdef __x86_64__
+	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	int which = asked_at;
+	if (asked_armed) {
+		asked_armed = 0;
+		int saved = errno;
+		if (dup2(asked_other_fd, asked_n) == asked_n)
+			asked_at = 1 - asked_at;
+		errno = saved;
+	}
+	struct sockaddr *out = (struct sockaddr *)g[REG_RSI];
+	socklen_t *len = (socklen_t *)g[REG_RDX];
+	socklen_t n = *len < asked_len[which] ? *len : asked_len[which];
+	memcpy(out, &asked_addr[which], n);
+	*len = asked_len[which];
+	g[REG_RAX] = 0;
+	asked_traps++;
+#else
+	(void)ctx;
+#endif
+}
+
+static void trap_getsockname_of(int n)
+{
+#ifdef __x86_64__
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getsockname, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)n, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	struct sigaction sa = { .sa_sigaction = answer_getsockname, .sa_flags = SA_SIGINFO };
+	T_CHECK(sigaction(SIGSYS, &sa, NULL) == 0);
+	T_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	T_CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+#else
+	(void)n;
+	T_ASSERT(0, "this case answers a trapped system call from its registers: x86-64 only");
+#endif
+}
+
+/* One accept on number n with a connection queued by way of fd (n's
+ * listener, under another number); its record must say want. */
+static void accept_at_says(int n, int fd, const char *want, const char *what)
+{
+	char got[128];
+	int c = client_of(fd);
+	int s = accept4(n, NULL, NULL, SOCK_CLOEXEC);
+	T_ASSERT(s >= 0, "%s: accept4: %s", what, strerror(errno));
+	close(s);
+	close(c);
+	last_local(got);
+	T_ASSERT(strcmp(got, want) == 0, "%s: the record says local %s, the listener is %s", what,
+		 got, want);
+}
+
+static void changed_while_asked(void *arg)
+{
+	(void)arg;
+	t_trace_open();
+	struct t_listener a, b;
+	t_listen(&a, T_TCP4, 0);
+	t_listen(&b, T_UNIX_ABSTRACT, 0);
+	char ta[128], tb[128];
+	truth(a.fd, ta, sizeof(ta));
+	truth(b.fd, tb, sizeof(tb));
+	for (int i = 0; i < 2; i++) {
+		asked_len[i] = sizeof(asked_addr[i]);
+		T_CHECK(getsockname(i ? b.fd : a.fd, (struct sockaddr *)&asked_addr[i],
+				    &asked_len[i]) == 0);
+	}
+	asked_n = dup(a.fd);
+	T_CHECK(asked_n >= 0);
+	asked_at = 0;
+	asked_other_fd = b.fd;
+	trap_getsockname_of(asked_n);
+	asked_armed = 1;
+	/* Asked, and changed under the asking: this record says what the
+	 * number was when asked (a.fd's listener accepted it). */
+	accept_at_says(asked_n, a.fd, ta, "changed while asked");
+	T_ASSERT(asked_traps == 1 && !asked_armed && asked_at == 1,
+		 "the library did not ask getsockname (%d times)", (int)asked_traps);
+	/* The number is b's listener now: nothing kept may say a's. */
+	accept_at_says(asked_n, b.fd, tb, "the next record");
+	accept_at_says(asked_n, b.fd, tb, "and the one after");
+	close(asked_n);
+	t_close_listener(&a);
+	t_close_listener(&b);
+	t_trace_remove(getpid());
+}
+
+START_TEST(an_address_asked_while_the_number_changes_is_not_kept)
+{
+	T_IN_CHILD(changed_while_asked, NULL);
+}
+END_TEST
+
 /* ---- threads ------------------------------------------------------------------- */
 
 static struct t_listener race_a, race_b;
@@ -602,6 +736,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, a_child_that_closes_and_reopens_leaves_its_parent_its_own);
 	tcase_add_test(tc, a_vfork_child_closing_the_number_changes_nothing_here);
 	tcase_add_loop_test(tc, a_close_behind_the_libraries_back_is_caught, 0, 2);
+	tcase_add_test(tc, an_address_asked_while_the_number_changes_is_not_kept);
 	tcase_add_loop_test(tc, threads_swapping_listeners_at_a_number_while_others_accept_on_it,
 			    0, 2);
 	suite_add_tcase(s, tc);
