@@ -137,6 +137,10 @@ static __attribute__((noinline)) int emulated_counted(int fd, struct sockaddr *a
 	return -1;
 }
 
+static __attribute__((noinline)) int auto_counted(int fd, struct sockaddr *addr,
+						  socklen_t *addrlen, int flags, int sock_flags,
+						  bool is_accept4);
+
 static __attribute__((noinline)) int accept_more(int word, int fd, struct sockaddr *addr,
 						 socklen_t *addrlen)
 {
@@ -156,10 +160,17 @@ A4S_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 		return r < 0 ? -1 : r;
 	}
 	int word = a4s_fast_word();
-	if (__builtin_expect(A4S_GLIBC && A4S_IS(word, A4S_FAST_ACCEPT, 0), 1)) {
+	/* MODE=auto (the default) changes nothing for an accept() with no
+	 * flag to add: the real accept, which cannot say ENOSYS for accept4. */
+	if (__builtin_expect(A4S_GLIBC && (A4S_IS(word, A4S_FAST_ACCEPT, 0) ||
+					   A4S_IS(word, A4S_FAST_ACCEPT, A4S_FAST_AUTO)),
+			     1)) {
 		int added = word & A4S_KNOWN_FLAGS;
-		return counted(added ? a4s_real_fns.accept4(fd, addr, addrlen, added)
-				     : a4s_real_fns.accept(fd, addr, addrlen));
+		if (!added)
+			return counted(a4s_real_fns.accept(fd, addr, addrlen));
+		if (!(word & A4S_FAST_AUTO))
+			return counted(a4s_real_fns.accept4(fd, addr, addrlen, added));
+		return auto_counted(fd, addr, addrlen, 0, added, false);
 	}
 	return accept_more(word, fd, addr, addrlen);
 }
@@ -177,7 +188,8 @@ static __attribute__((noinline)) int switch_to_emulation(int *errno_p, int saved
 }
 
 static __attribute__((noinline)) int auto_counted(int fd, struct sockaddr *addr,
-						  socklen_t *addrlen, int flags, int sock_flags)
+						  socklen_t *addrlen, int flags, int sock_flags,
+						  bool is_accept4)
 {
 	int *errno_p = &errno;
 	int saved_errno = *errno_p;
@@ -188,7 +200,7 @@ static __attribute__((noinline)) int auto_counted(int fd, struct sockaddr *addr,
 	}
 	if (*errno_p == ENOSYS) {
 		struct a4s_call c = { .listen_fd = fd, .addr = addr, .addrlen = addrlen,
-				      .flags = flags, .is_accept4 = true };
+				      .flags = flags, .is_accept4 = is_accept4 };
 		return switch_to_emulation(errno_p, saved_errno, &c);
 	}
 	return failed_counted();
@@ -212,7 +224,7 @@ A4S_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int fl
 	if (__builtin_expect(A4S_GLIBC && A4S_IS(word, A4S_FAST_ACCEPT4, 0) && a4s_flags_valid(flags), 1))
 		return counted(a4s_real_fns.accept4(fd, addr, addrlen, flags | (word & A4S_KNOWN_FLAGS)));
 	if (A4S_GLIBC && A4S_IS(word, A4S_FAST_ACCEPT4, A4S_FAST_AUTO) && a4s_flags_valid(flags))
-		return auto_counted(fd, addr, addrlen, flags, flags | (word & A4S_KNOWN_FLAGS));
+		return auto_counted(fd, addr, addrlen, flags, flags | (word & A4S_KNOWN_FLAGS), true);
 	if (A4S_IS(word, A4S_FAST_ACCEPT4, A4S_FAST_EMULATE) && a4s_flags_valid(flags))
 		return emulated_counted(fd, addr, addrlen, flags | (word & A4S_KNOWN_FLAGS));
 	return accept4_more(word, fd, addr, addrlen, flags);

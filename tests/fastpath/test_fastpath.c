@@ -167,6 +167,50 @@ START_TEST(auto_switches_exactly_when_accept4_disappears_under_the_fast_path)
 }
 END_TEST
 
+/* The same, met first by an accept() (MODE=auto's default, with a flag
+ * added: the real accept4 under it): that call switches and emulates too.
+ * With no flag added accept() never needs accept4, in every run. */
+static void accept4_disappears_under_accept(void *arg)
+{
+	(void)arg;
+	enum run run = this_run();
+	struct t_listener l;
+	t_listen(&l, T_TCP4, 0);
+	pid_t client = t_clients(&l, 3);
+	int fd = accept(l.fd, NULL, NULL);
+	T_ASSERT(fd >= 0, "first accept: %s", strerror(errno));
+	T_ASSERT(t_cloexec(fd) == (run == ADDED), "first accept: FD_CLOEXEC %d", t_cloexec(fd));
+	close(fd);
+	struct accept4shim_stats before = stats();
+	t_seccomp_fail_syscall(SYS_accept4, ENOSYS);
+	for (int k = 0; k < 2; k++) {
+		errno = 4321;
+		fd = accept(l.fd, NULL, NULL);
+		T_ASSERT(fd >= 0, "call %d: %s", k, strerror(errno));
+		T_ASSERT(errno == 4321, "call %d: errno %d after success", k, errno);
+		T_ASSERT(t_cloexec(fd) == (run == ADDED) && !t_nonblocking(fd),
+			 "call %d: FD_CLOEXEC %d, O_NONBLOCK %d", k, t_cloexec(fd),
+			 t_nonblocking(fd));
+		close(fd);
+	}
+	struct accept4shim_stats after = stats();
+	if (run != KERNEL)
+		T_ASSERT(after.accepted - before.accepted == 2 && after.failed == before.failed &&
+				 after.emulated - before.emulated == (run == ADDED ? 2u : 0u),
+			 "accepted %llu, failed %llu, emulated %llu more",
+			 (unsigned long long)(after.accepted - before.accepted),
+			 (unsigned long long)(after.failed - before.failed),
+			 (unsigned long long)(after.emulated - before.emulated));
+	t_clients_done(client);
+	t_close_listener(&l);
+}
+
+START_TEST(auto_switches_when_accept4_disappears_under_an_accept_with_added_flags)
+{
+	T_IN_CHILD(accept4_disappears_under_accept, NULL);
+}
+END_TEST
+
 /* ---- errno ------------------------------------------------------------------- */
 
 START_TEST(a_successful_fast_call_leaves_errno_alone)
@@ -359,6 +403,7 @@ int main(int argc, char **argv)
 	tcase_add_loop_test(tc, unknown_flags_are_refused_with_einval_before_anything_is_dequeued,
 			    0, 3);
 	tcase_add_test(tc, auto_switches_exactly_when_accept4_disappears_under_the_fast_path);
+	tcase_add_test(tc, auto_switches_when_accept4_disappears_under_an_accept_with_added_flags);
 	tcase_add_test(tc, a_successful_fast_call_leaves_errno_alone);
 	tcase_add_test(tc, a_thread_blocked_in_a_fast_call_is_cancelled);
 	tcase_add_test(tc, a_signal_handler_accepts_on_top_of_a_fast_call);
