@@ -147,20 +147,28 @@ static int client_of(int fd)
 	return c;
 }
 
-/* One traced accept on fd with a connection queued; the record it left
- * must say fd's address as the kernel says it now. */
-static void accept_says_truth(int fd, const char *what)
+/* One accept on number n with a connection queued by way of fd (n's
+ * listener, under another number); its record must say want. */
+static void accept_at_says(int n, int fd, const char *want, const char *what)
 {
-	char want[128], got[128];
-	truth(fd, want, sizeof(want));
+	char got[128];
 	int c = client_of(fd);
-	int s = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	int s = accept4(n, NULL, NULL, SOCK_CLOEXEC);
 	T_ASSERT(s >= 0, "%s: accept4: %s", what, strerror(errno));
 	close(s);
 	close(c);
 	last_local(got);
 	T_ASSERT(strcmp(got, want) == 0, "%s: the record says local %s, the listener is %s", what,
 		 got, want);
+}
+
+/* One traced accept on fd with a connection queued; the record it left
+ * must say fd's address as the kernel says it now. */
+static void accept_says_truth(int fd, const char *what)
+{
+	char want[128];
+	truth(fd, want, sizeof(want));
+	accept_at_says(fd, fd, want, what);
 }
 
 /* A listener of family f at exactly number n (n free, and nothing below it). */
@@ -548,21 +556,6 @@ static void trap_getsockname_of(int n)
 	(void)n;
 	T_ASSERT(0, "this case answers a trapped system call from its registers: x86-64 only");
 #endif
-}
-
-/* One accept on number n with a connection queued by way of fd (n's
- * listener, under another number); its record must say want. */
-static void accept_at_says(int n, int fd, const char *want, const char *what)
-{
-	char got[128];
-	int c = client_of(fd);
-	int s = accept4(n, NULL, NULL, SOCK_CLOEXEC);
-	T_ASSERT(s >= 0, "%s: accept4: %s", what, strerror(errno));
-	close(s);
-	close(c);
-	last_local(got);
-	T_ASSERT(strcmp(got, want) == 0, "%s: the record says local %s, the listener is %s", what,
-		 got, want);
 }
 
 static void changed_while_asked(void *arg)
