@@ -98,7 +98,8 @@ int a4s_collector_options(int argc, char **argv, struct a4s_collector_options *o
 	enum a4s_log_kind kind;
 	if (strcmp(log, "journald") == 0) {
 		o->out = A4S_OUT_JOURNALD;
-	} else if (a4s_parse_log(log, &kind, &o->log_path) && kind != A4S_LOG_NONE) {
+	} else if (a4s_parse_log(log, &kind, &o->log_path) && kind != A4S_LOG_NONE &&
+		   kind != A4S_LOG_COLLECTOR) {
 		o->out = kind == A4S_LOG_STDERR ? A4S_OUT_STDERR
 			 : kind == A4S_LOG_SYSLOG ? A4S_OUT_SYSLOG
 						  : A4S_OUT_FILE;

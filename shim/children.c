@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "collect.h"
 #include "self.h"
 #include "stats.h"
 #include "window.h"
@@ -57,6 +58,11 @@ static void child(void)
 	if (depth > 0)
 		depth--;
 	a4s_window_new_process();
+	/* The parent's ring and socket let go at once, not at the child's
+	 * first call, which may never come: a child that runs on without
+	 * calling accept must not keep the collector from seeing the parent's
+	 * end. */
+	a4s_collect_after_fork();
 }
 
 void a4s_children_register(void)

@@ -45,6 +45,9 @@ static const char *errno_words(int err)
 	case EPIPE: return "the reader is gone";
 	case ECONNREFUSED: return "nobody listens";
 	case ENOTCONN: return "not connected";
+	case ECONNRESET: return "it hung up";
+	case EBUSY: return "it serves as many processes as it can";
+	case EPROTO: return "protocol error";
 	case EFBIG: return "the file size limit is reached";
 	default: return NULL;
 	}
@@ -70,20 +73,51 @@ static void put_errno(struct a4s_buf *b, int err)
 
 #define DEST_SHOWN 240
 
+/* "accept4shim: <what> <dest>: ", the path escaped, so the line stays one
+ * line, and cut to DEST_SHOWN characters, so the line fits a small buffer. */
+static void put_head(struct a4s_buf *b, const char *what, const char *dest)
+{
+	a4s_put(b, "accept4shim: ");
+	a4s_put(b, what);
+	struct a4s_buf name = { b->p + b->len,
+				b->size - b->len < DEST_SHOWN ? b->size - b->len : DEST_SHOWN, 0,
+				false };
+	a4s_put_escaped_text(&name, dest, __builtin_strlen(dest));
+	b->len += name.len;
+	if (name.full)
+		a4s_put(b, "...");
+	a4s_put(b, ": ");
+}
+
+size_t a4s_format_collector_complaint(const char *sock, const char *happened, int err,
+				      const char *then, char *buf, size_t size)
+{
+	struct a4s_buf b = { buf, size, 0, false };
+	put_head(&b, "collector ", sock);
+	a4s_put(&b, happened);
+	if (err) {
+		a4s_put(&b, ": ");
+		put_errno(&b, err);
+	}
+	a4s_put(&b, "; ");
+	a4s_put(&b, then);
+	a4s_put(&b, "\n");
+	return b.full ? 0 : b.len;
+}
+
+void a4s_complain_collector(const char *sock, const char *happened, int err, const char *then)
+{
+	char line[A4S_COMPLAINT_LINE_MAX];
+	size_t len = a4s_format_collector_complaint(sock, happened, err, then, line, sizeof(line));
+	if (len)
+		a4s_write_stderr(line, len);
+}
+
 size_t a4s_format_complaint(const char *dest, const struct a4s_cause *why, char *buf,
 			    size_t size)
 {
 	struct a4s_buf b = { buf, size, 0, false };
-	a4s_put(&b, "accept4shim: trace ");
-	/* The path is the user's: escaped, so the line stays one line, and
-	 * cut to DEST_SHOWN characters, so the line fits a small buffer. */
-	struct a4s_buf name = { b.p + b.len, b.size - b.len < DEST_SHOWN ? b.size - b.len : DEST_SHOWN,
-				0, false };
-	a4s_put_escaped_text(&name, dest, __builtin_strlen(dest));
-	b.len += name.len;
-	if (name.full)
-		a4s_put(&b, "...");
-	a4s_put(&b, ": ");
+	put_head(&b, "trace ", dest);
 	switch (why->kind) {
 	case A4S_CAUSE_OPEN:
 		a4s_put(&b, "cannot open: ");

@@ -34,6 +34,14 @@ A4S_HIDDEN void a4s_complain(const char *text, size_t len);
 /* One line about the trace destination `dest` (its path, or "syslog"),
  * unless this process has already said it for the same cause. */
 A4S_HIDDEN void a4s_complain_dest(const char *dest, const struct a4s_cause *why);
+/* About ACCEPT4SHIM_LOG=collector:SOCK (collect.c, which says each thing
+ * once per process): "accept4shim: collector SOCK: HAPPENED[: errno in
+ * words (NAME)]; THEN". err 0: no errno part. */
+A4S_HIDDEN void a4s_complain_collector(const char *sock, const char *happened, int err,
+				       const char *then);
+A4S_HIDDEN size_t a4s_format_collector_complaint(const char *sock, const char *happened,
+						 int err, const char *then, char *buf,
+						 size_t size);
 /* In the child of a fork: a new process, which says everything anew. */
 A4S_HIDDEN void a4s_complain_forget(void);
 

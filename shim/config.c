@@ -207,7 +207,7 @@ bool a4s_parse_stats_interval(const char *s, uint64_t *ns)
 	return true;
 }
 
-/* "stderr", "syslog", or an absolute path. A relative path is refused: it
+/* "stderr", "syslog", "collector:/socket/path", or an absolute path. A relative path is refused: it
  * would name a different file in every working directory the program
  * visits. The path must leave room for %p to grow into a pid.
  * /dev/stderr, /dev/fd/2 and /proc/self/fd/2 are what people write when
@@ -226,6 +226,17 @@ bool a4s_parse_log(const char *s, enum a4s_log_kind *kind, const char **path)
 	}
 	if (strcmp(s, "syslog") == 0) {
 		*kind = A4S_LOG_SYSLOG;
+		return true;
+	}
+	/* collector:PATH, the socket of accept4shim-collector: absolute, like
+	 * a file (the program may change directory), and short enough for a
+	 * unix socket's address (sun_path: 107 bytes and its NUL). */
+	if (strncmp(s, A4S_COLLECTOR_PREFIX, sizeof(A4S_COLLECTOR_PREFIX) - 1) == 0) {
+		const char *sock = s + sizeof(A4S_COLLECTOR_PREFIX) - 1;
+		if (sock[0] != '/' || strlen(sock) > A4S_COLLECTOR_PATH_MAX)
+			return false;
+		*path = sock;
+		*kind = A4S_LOG_COLLECTOR;
 		return true;
 	}
 	if (s[0] != '/' || strlen(s) + 32 > PATH_MAX)
@@ -308,7 +319,7 @@ void a4s_config_parse(struct a4s_config *cfg, a4s_lookup_fn *lookup, const void 
 	if ((v = value_of(lookup, ctx, "ACCEPT4SHIM_LOG")) &&
 	    !a4s_parse_log(v, &cfg->log_kind, &cfg->log_path))
 		complain(diag, "ACCEPT4SHIM_LOG", v,
-			 "empty, stderr, syslog, or an absolute file path", "no trace");
+			 A4S_LOG_ACCEPTED, "no trace");
 	if ((v = value_of(lookup, ctx, "ACCEPT4SHIM_LOG_FORMAT")) &&
 	    !a4s_parse_log_format(v, &cfg->log_format))
 		complain(diag, "ACCEPT4SHIM_LOG_FORMAT", v, "text, json", "text");

@@ -14,7 +14,9 @@
 
 enum a4s_mode { A4S_MODE_AUTO, A4S_MODE_NATIVE, A4S_MODE_EMULATE };
 enum a4s_inherit { A4S_INHERIT_LINUX, A4S_INHERIT_BSD };
-enum a4s_log_kind { A4S_LOG_NONE, A4S_LOG_STDERR, A4S_LOG_SYSLOG, A4S_LOG_FILE };
+/* A4S_LOG_COLLECTOR: records go to accept4shim-collector through a shared
+ * ring (collect.h); log_path is then the collector's socket. */
+enum a4s_log_kind { A4S_LOG_NONE, A4S_LOG_STDERR, A4S_LOG_SYSLOG, A4S_LOG_FILE, A4S_LOG_COLLECTOR };
 enum a4s_log_format { A4S_FORMAT_TEXT, A4S_FORMAT_JSON };
 
 /* Errno values ACCEPT4SHIM_LOG_SKIP can name: every name in errnames.c is
@@ -30,8 +32,9 @@ struct a4s_config {
 	bool retry;
 	int add_flags; /* SOCK_NONBLOCK and/or SOCK_CLOEXEC */
 	enum a4s_log_kind log_kind;
-	/* A4S_LOG_FILE: the path as given, %p not yet expanded. Points into
-	 * the environment while parsing; the loader keeps its own copy. */
+	/* A4S_LOG_FILE: the path as given, %p not yet expanded;
+	 * A4S_LOG_COLLECTOR: the collector's socket. Points into the
+	 * environment while parsing; the loader keeps its own copy. */
 	const char *log_path;
 	enum a4s_log_format log_format;
 	/* ACCEPT4SHIM_LOG_SKIP: bit e set when a call that failed with errno
@@ -51,6 +54,14 @@ static inline bool a4s_log_skips(const struct a4s_config *cfg, int err)
 	unsigned e = (unsigned)err;
 	return e < A4S_SKIP_BITS && (cfg->log_skip[e / 64] >> (e % 64) & 1);
 }
+
+/* ACCEPT4SHIM_LOG=collector:PATH; PATH must fit a unix socket's address. */
+#define A4S_COLLECTOR_PREFIX "collector:"
+#define A4S_COLLECTOR_PATH_MAX 107
+/* What ACCEPT4SHIM_LOG (and the wrapper's --log=) accepts, as complaints
+ * say it. */
+#define A4S_LOG_ACCEPTED \
+	"empty, stderr, syslog, an absolute file path, or collector:/absolute/socket/path"
 
 /* Returns the value of a variable or NULL; secure_getenv in the library,
  * a table in the unit tests. */

@@ -7,7 +7,7 @@
 void a4s_describe_config(const struct a4s_config *cfg, char *buf, size_t size)
 {
 	static const char *const modes[] = { "auto", "native", "emulate" };
-	static const char *const logs[] = { "none", "stderr", "syslog", "file" };
+	static const char *const logs[] = { "none", "stderr", "syslog", "file", "collector" };
 	struct a4s_buf b = { buf, size - 1, 0, false };
 
 	a4s_put(&b, "mode=");

@@ -1,5 +1,6 @@
 #include "fork.h"
 
+#include "collect.h"
 #include "fsize.h"
 #include "init.h"
 #include "sink.h"
@@ -31,4 +32,5 @@ void a4s_new_process_reset(void)
 	a4s_init_after_fork();    /* a load the parent had under way */
 	a4s_stats_reset();        /* each process counts its own calls */
 	a4s_sink_after_fork();    /* a path with %p names another file here */
+	a4s_collect_after_fork(); /* never the parent's ring: one of its own */
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "children.h"
+#include "collect.h"
 #include "complain.h"
 #include "copies.h"
 #include "describe.h"
@@ -20,6 +21,10 @@
 enum { UNLOADED, LOADING, LOADED };
 
 static struct a4s_config config;
+/* ACCEPT4SHIM_LOG=collector:PATH: where records go when no collector takes
+ * them (collect.h), the program's stderr, with the same format and skip
+ * list: what the sink writes to in that mode. */
+static struct a4s_config in_process;
 static char log_path[PATH_MAX];
 static char described[A4S_DESCRIBE_MAX];
 static atomic_int state = UNLOADED;
@@ -74,7 +79,15 @@ static void load(void)
 	a4s_describe_config(&config, described, sizeof(described));
 	a4s_fast_configure(&config);
 	a4s_listeners_configure(config.log_kind != A4S_LOG_NONE);
-	a4s_sink_open(&config);
+	if (config.log_kind == A4S_LOG_COLLECTOR) {
+		a4s_collect_configure(&config);
+		in_process = config;
+		in_process.log_kind = A4S_LOG_STDERR;
+		in_process.log_path = NULL;
+		a4s_sink_open(&in_process);
+	} else {
+		a4s_sink_open(&config);
+	}
 	a4s_interval_start(&config);
 	atomic_store_explicit(&state, LOADED, memory_order_release);
 	a4s_complain(complaints, diag.len);

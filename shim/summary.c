@@ -5,6 +5,7 @@
  * ends in _exit or by a signal writes none: the interval summaries
  * (interval.c) are for those.
  */
+#include "collect.h"
 #include "init.h"
 #include "summaryfmt.h"
 #include "summaryout.h"
@@ -14,6 +15,9 @@
 __attribute__((destructor)) static void write_summary_at_exit(void)
 {
 	const struct a4s_config *config = a4s_config_loaded();
+	/* A hand-over still unanswered: whether the collector or this
+	 * process writes the records and the summary. */
+	a4s_collect_settle();
 	if (!config || !config->stats)
 		return;
 	/* Records still held for want of a descriptor go first (or are

@@ -94,7 +94,7 @@ static const struct variable variables[S_COUNT] = {
 			  "SOCK_CLOEXEC, SOCK_NONBLOCK, both joined by | or ',', or empty",
 			  valid_add_flags },
 	[S_LOG] = { "log", "ACCEPT4SHIM_LOG",
-		    "empty, stderr, syslog, or an absolute file path", valid_log },
+		    A4S_LOG_ACCEPTED, valid_log },
 	[S_LOG_FORMAT] = { "log-format", "ACCEPT4SHIM_LOG_FORMAT", "text, json",
 			   valid_log_format },
 	[S_LOG_SKIP] = { "log-skip", "ACCEPT4SHIM_LOG_SKIP",

@@ -310,6 +310,28 @@ START_TEST(log_destinations)
 }
 END_TEST
 
+/* collector:PATH names the collector's socket: absolute, and short enough
+ * for a unix socket's address; anything else is refused, not guessed. */
+START_TEST(collector_socket_destination)
+{
+	enum a4s_log_kind k = A4S_LOG_NONE;
+	const char *path = NULL;
+	ck_assert(a4s_parse_log("collector:/run/accept4shim/sock", &k, &path));
+	ck_assert_int_eq(k, A4S_LOG_COLLECTOR);
+	ck_assert_str_eq(path, "/run/accept4shim/sock");
+	ck_assert(!a4s_parse_log("collector:", &k, &path));
+	ck_assert(!a4s_parse_log("collector:sock", &k, &path));
+	ck_assert(!a4s_parse_log("Collector:/run/sock", &k, &path));
+	char sock[200] = "collector:/";
+	memset(sock + 11, 's', A4S_COLLECTOR_PATH_MAX - 1);
+	sock[11 + A4S_COLLECTOR_PATH_MAX - 1] = '\0';
+	ck_assert(a4s_parse_log(sock, &k, &path));
+	ck_assert_uint_eq(strlen(path), A4S_COLLECTOR_PATH_MAX);
+	strcat(sock, "s"); /* 108 bytes: no room for sun_path's NUL */
+	ck_assert(!a4s_parse_log(sock, &k, &path));
+}
+END_TEST
+
 START_TEST(a_bad_value_gives_one_line_naming_variable_value_and_choices)
 {
 	const char *env[] = { "ACCEPT4SHIM_MODE=fast", NULL };
@@ -417,6 +439,7 @@ int main(void)
 	tcase_add_test(tc, defaults_when_nothing_is_set);
 	tcase_add_test(tc, every_valid_value_is_taken);
 	tcase_add_test(tc, mode_values);
+	tcase_add_test(tc, collector_socket_destination);
 	tcase_add_test(tc, inherit_retry_stats_format_values);
 	tcase_add_test(tc, add_flags_names_separators_and_blanks);
 	tcase_add_test(tc, log_skip_errno_names_joined_by_commas);

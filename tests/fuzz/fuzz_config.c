@@ -114,13 +114,17 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 
 	FUZZ_CHECK(cfg.mode <= A4S_MODE_EMULATE, "mode %d", (int)cfg.mode);
 	FUZZ_CHECK(cfg.inherit <= A4S_INHERIT_BSD, "inherit %d", (int)cfg.inherit);
-	FUZZ_CHECK(cfg.log_kind <= A4S_LOG_FILE, "log kind %d", (int)cfg.log_kind);
+	FUZZ_CHECK(cfg.log_kind <= A4S_LOG_COLLECTOR, "log kind %d", (int)cfg.log_kind);
 	FUZZ_CHECK(cfg.log_format <= A4S_FORMAT_JSON, "format %d", (int)cfg.log_format);
 	FUZZ_CHECK((cfg.add_flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == 0, "flags %#x",
 		   cfg.add_flags);
 	FUZZ_CHECK(cfg.log_kind != A4S_LOG_FILE ||
 			   (cfg.log_path == e.value[4] && cfg.log_path[0] == '/'),
 		   "log path");
+	FUZZ_CHECK(cfg.log_kind != A4S_LOG_COLLECTOR ||
+			   (cfg.log_path == e.value[4] + strlen(A4S_COLLECTOR_PREFIX) &&
+			    cfg.log_path[0] == '/' && strlen(cfg.log_path) <= A4S_COLLECTOR_PATH_MAX),
+		   "collector socket path");
 	FUZZ_CHECK(memcmp(&cfg, &quiet_cfg, sizeof(cfg)) == 0, "quiet parse differs");
 	FUZZ_CHECK(cfg.stats || cfg.stats_interval_ns == 0, "an interval without STATS=1");
 	FUZZ_CHECK(cfg.stats_interval_ns % 1000000000ULL == 0 &&

@@ -1,0 +1,385 @@
+#include "collect.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "clock.h"
+#include "complain.h"
+#include "fdplace.h"
+#include "ident.h"
+#include "ring.h"
+#include "ringlink.h"
+#include "ringrec.h"
+#include "self.h"
+#include "stats.h"
+#include "trace.h"
+
+/*
+ * The process's state, one word:
+ * IDLE      no ring yet in this process; the first record makes it.
+ * MAKING    one thread is making it (a few system calls): a record that
+ *           comes meanwhile is written in-process rather than wait.
+ * PENDING   the ring is there and every record goes into it, but no
+ *           collector has said it takes it: a writer looks at the state
+ *           again after its commit, in case the process has fallen back.
+ * TAKEN     a collector took the ring: records go there for good.
+ * INPROCESS no collector would take it: records are written in-process.
+ */
+enum { IDLE, MAKING, PENDING, TAKEN, INPROCESS };
+
+/* The link to a collector, looked at once a second. */
+enum { UNLINKED, AWAITING, LINKED };
+
+static const struct a4s_config *config;
+static atomic_int state;
+static atomic_int link_state;
+/* Written by the thread that makes the ring, before it publishes PENDING
+ * (release); read-only afterwards until a new process resets it. */
+static struct a4s_ring ring = { .fd = -1 };
+static unsigned long long ring_dev, ring_ino;
+/* The socket to the collector: -1, or ours (checked against its identity
+ * before anything is done with it: the program may have closed our number
+ * and got it back for a file of its own). */
+static atomic_int sock = -1;
+static atomic_ullong sock_dev, sock_ino;
+static _Atomic uint64_t check_at_ns;
+/* Said once per process: the fall-back, a lost collector. */
+static atomic_bool said_inprocess, said_gone;
+
+void a4s_collect_configure(const struct a4s_config *cfg)
+{
+	config = cfg;
+}
+
+static const char *sock_path(void)
+{
+	return config->log_path;
+}
+
+static bool is_ours(int fd, unsigned long long dev, unsigned long long ino)
+{
+	struct a4s_ident id;
+	return fd >= 0 && a4s_identify(fd, NULL, 0, &id) == 0 && a4s_same_file(&id, dev, ino);
+}
+
+static void close_sock(void)
+{
+	int fd = atomic_exchange(&sock, -1);
+	if (is_ours(fd, atomic_load(&sock_dev), atomic_load(&sock_ino)))
+		a4s_close(fd);
+}
+
+/* ---- records ---- */
+
+/* A full ring: the record is counted by its outcome in the ring's header
+ * (the collector's summary of this process says it) and in the process's
+ * own counters. */
+static void count_dropped(const struct a4s_record *r)
+{
+	struct a4s_ring_record rec = {
+		.fd = r->fd,
+		.err = r->err,
+		.retries = r->retries,
+		.how = r->emulated ? A4S_RING_EMULATED : A4S_RING_NATIVE,
+	};
+	a4s_ring_count(&ring.hdr->dropped, &rec);
+	a4s_stats_dropped();
+}
+
+/* Reserve, fill the slot in place, commit: no system call, no lock. The
+ * position, or UINT64_MAX when the ring was full. */
+static inline __attribute__((always_inline)) uint64_t append(const struct a4s_record *r)
+{
+	uint64_t pos;
+	struct a4s_ring_record *slot = a4s_ring_reserve(&ring, &pos);
+	if (__builtin_expect(!slot, 0)) {
+		count_dropped(r);
+		return UINT64_MAX;
+	}
+	a4s_ringrec_from_record(r, slot);
+	a4s_ring_commit(&ring, pos);
+	return pos;
+}
+
+/* The record at pos, written in-process by whichever thread moves its
+ * commit word from committed to claimed first: the one that fell back,
+ * draining, or the writer that committed it and then saw the fall-back.
+ * Exactly one of them writes it; a record not yet committed is left to its
+ * writer, who will see the fall-back after its commit. */
+static void claim_and_write(uint64_t pos)
+{
+	struct a4s_ring_slot *s = &ring.slots[pos & ring.mask];
+	uint64_t committed = a4s_ring_committed(pos);
+	if (!atomic_compare_exchange_strong(&s->seq, &committed, a4s_ring_busy(pos)))
+		return;
+	struct a4s_ring_record copy = s->rec;
+	struct a4s_record r;
+	a4s_ringrec_to_record(&copy, &r);
+	a4s_trace_write(config, &r, a4s_monotonic_ns());
+}
+
+/* No collector takes the ring: from now on records are written in-process,
+ * and those already in the ring are written there too. */
+static void fall_back(const char *happened, int err)
+{
+	int was = PENDING;
+	if (!atomic_compare_exchange_strong(&state, &was, INPROCESS))
+		return;
+	if (!atomic_exchange(&said_inprocess, true))
+		a4s_complain_collector(sock_path(), happened, err,
+				       "tracing in-process to stderr instead");
+	close_sock();
+	/* seq_cst, with the writers' fence after their commit: a writer
+	 * either sees INPROCESS, or its commit is seen here. */
+	uint64_t head = atomic_load(&ring.hdr->head);
+	for (uint64_t pos = atomic_load(&ring.cons->tail); pos < head; pos++)
+		claim_and_write(pos);
+}
+
+/* ---- the link ---- */
+
+/* Connects to PATH and sends the hello with the ring; waits at most wait_ms
+ * for the answer. 0: taken; -ETIMEDOUT: no answer yet (the socket is kept,
+ * AWAITING); else why not (the socket is gone). */
+static int hand_over(int wait_ms)
+{
+	int fd;
+	int r = a4s_ringlink_connect(sock_path(), &fd);
+	if (r < 0)
+		return r;
+	/* Out of the program's way, like the trace's own descriptor. */
+	fd = a4s_fd_place(fd);
+	struct a4s_ident id;
+	if (a4s_identify(fd, NULL, 0, &id) < 0) {
+		a4s_close(fd);
+		return -EBADF;
+	}
+	atomic_store(&sock_dev, id.dev);
+	atomic_store(&sock_ino, id.ino);
+	atomic_store(&sock, fd);
+	/* The memfd sent must still be ours, not a file the program put at
+	 * its number. */
+	if (!is_ours(ring.fd, ring_dev, ring_ino)) {
+		close_sock();
+		return -EBADF;
+	}
+	r = a4s_ringlink_handover(fd, &ring, wait_ms);
+	if (r == -ETIMEDOUT) {
+		atomic_store(&link_state, AWAITING);
+		return r;
+	}
+	if (r < 0) {
+		close_sock();
+		return r;
+	}
+	atomic_store(&link_state, LINKED);
+	return 0;
+}
+
+static void taken(void)
+{
+	int was = PENDING;
+	atomic_compare_exchange_strong(&state, &was, TAKEN);
+}
+
+/* An outcome of the first hand-over (or of its late answer). */
+static void first_outcome(int r)
+{
+	if (r == 0)
+		taken();
+	else if (r == -ETIMEDOUT || r == -EAGAIN)
+		return; /* a collector is there but does not answer yet */
+	else if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR || r == -ENAMETOOLONG ||
+		 r == -ELOOP)
+		fall_back("no collector listens there", -r);
+	else if (r == -EACCES || r == -EPROTO || r == -EINVAL || r == -EBUSY || r == -EPERM)
+		fall_back("refused this process's ring", -r);
+	else
+		fall_back("cannot hand the ring over", -r);
+}
+
+/* Once a second, by the first record after the second is up. */
+static __attribute__((noinline)) void look_now(uint64_t now, uint64_t due)
+{
+	if (!atomic_compare_exchange_strong(&check_at_ns, &due, now + A4S_SECOND_NS))
+		return;
+	int s = atomic_load(&state);
+	int l = atomic_load(&link_state);
+	int fd = atomic_load(&sock);
+	if (l != UNLINKED && !is_ours(fd, atomic_load(&sock_dev), atomic_load(&sock_ino))) {
+		/* The program closed our socket: never touched again. */
+		atomic_store(&sock, -1);
+		atomic_store(&link_state, l = UNLINKED);
+	}
+	if (l == AWAITING) {
+		int r = a4s_ringlink_reply(fd, 0);
+		if (r == -ETIMEDOUT)
+			return;
+		if (r == 0) {
+			atomic_store(&link_state, LINKED);
+			taken();
+			return;
+		}
+		close_sock();
+		atomic_store(&link_state, UNLINKED);
+		if (s == PENDING) {
+			first_outcome(r);
+			return;
+		}
+		if (!atomic_exchange(&said_gone, true))
+			a4s_complain_collector(sock_path(), "refused this process's ring", -r,
+					       "records wait in the ring for a collector there "
+					       "(dropped and counted when it is full)");
+		return;
+	}
+	if (l == LINKED) {
+		if (a4s_ringlink_alive(fd))
+			return;
+		close_sock();
+		atomic_store(&link_state, UNLINKED);
+		if (!atomic_exchange(&said_gone, true))
+			a4s_complain_collector(sock_path(), "gone", 0,
+					       "records wait in the ring for a collector there "
+					       "(dropped and counted when it is full), looked for "
+					       "once a second");
+	}
+	/* UNLINKED: a collector (restarted) is looked for; no waiting, its
+	 * answer is read at the next look. */
+	int r = hand_over(0);
+	if (s == PENDING)
+		first_outcome(r);
+}
+
+/* The first record of the process: the ring, then the hand-over. */
+static __attribute__((noinline)) void make_ring(void)
+{
+	int was = IDLE;
+	if (!atomic_compare_exchange_strong(&state, &was, MAKING))
+		return;
+	uint32_t flags = config->stats ? A4S_RING_HOST_STATS : 0;
+	int r = a4s_ring_create(&ring, 0, a4s_self_pid(), flags, config->log_skip);
+	struct a4s_ident id;
+	if (r == 0) {
+		ring.fd = a4s_fd_place(ring.fd);
+		r = a4s_identify(ring.fd, NULL, 0, &id);
+		if (r < 0)
+			a4s_ring_destroy(&ring);
+	}
+	if (r < 0) {
+		/* memfd_create or mmap refused (a sandbox): in-process. */
+		atomic_store(&state, PENDING);
+		fall_back("cannot make the ring", -r);
+		return;
+	}
+	ring_dev = id.dev;
+	ring_ino = id.ino;
+	atomic_store(&check_at_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
+	atomic_store_explicit(&state, PENDING, memory_order_release);
+	first_outcome(hand_over(A4S_COLLECT_HELLO_MS));
+}
+
+/* Before a collector has said it takes the ring. */
+static __attribute__((noinline)) bool record_pending(const struct a4s_record *r)
+{
+	uint64_t pos = append(r);
+	if (pos == UINT64_MAX)
+		return true;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&state) == INPROCESS)
+		claim_and_write(pos);
+	return true;
+}
+
+bool a4s_collect_record(const struct a4s_record *r, uint64_t now_ns)
+{
+	int s = atomic_load_explicit(&state, memory_order_acquire);
+	if (__builtin_expect(s == TAKEN, 1)) {
+		uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
+		if (__builtin_expect(now_ns >= due, 0))
+			look_now(now_ns, due);
+		append(r);
+		return true;
+	}
+	if (s == IDLE) {
+		make_ring();
+		s = atomic_load_explicit(&state, memory_order_acquire);
+	}
+	if (s == PENDING) {
+		uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
+		if (now_ns >= due)
+			look_now(now_ns, due);
+		if (atomic_load_explicit(&state, memory_order_acquire) == TAKEN) {
+			append(r);
+			return true;
+		}
+		return record_pending(r);
+	}
+	if (s == TAKEN) {
+		append(r);
+		return true;
+	}
+	return false; /* INPROCESS, or MAKING in another thread */
+}
+
+bool a4s_collect_takes_summaries(void)
+{
+	if (!config || config->log_kind != A4S_LOG_COLLECTOR)
+		return false;
+	int s = atomic_load(&state);
+	return s == TAKEN || (s == PENDING && atomic_load(&link_state) == AWAITING);
+}
+
+void a4s_collect_settle(void)
+{
+	if (!config || config->log_kind != A4S_LOG_COLLECTOR || atomic_load(&state) != PENDING ||
+	    atomic_load(&link_state) != AWAITING)
+		return;
+	int fd = atomic_load(&sock);
+	if (!is_ours(fd, atomic_load(&sock_dev), atomic_load(&sock_ino)))
+		return;
+	int r = a4s_ringlink_reply(fd, A4S_COLLECT_HELLO_MS);
+	if (r == 0) {
+		atomic_store(&link_state, LINKED);
+		taken();
+	} else if (r != -ETIMEDOUT) {
+		atomic_store(&link_state, UNLINKED);
+		first_outcome(r);
+	}
+	/* No answer: a stopped collector still has the ring in its queue and
+	 * takes the records when it goes on. */
+}
+
+void a4s_collect_after_fork(void)
+{
+	if (atomic_load(&state) == IDLE)
+		return;
+	/* The parent's: never written here. Unmapped, so that nothing of
+	 * this process can reach it; its descriptors closed if they are still
+	 * ours (the child may have reused the numbers), so that the collector
+	 * sees the parent's end when the parent's comes. */
+	if (ring.base)
+		syscall(SYS_munmap, ring.base, ring.size);
+	if (is_ours(ring.fd, ring_dev, ring_ino))
+		a4s_close(ring.fd);
+	memset(&ring, 0, sizeof(ring));
+	ring.fd = -1;
+	close_sock();
+	atomic_store(&link_state, UNLINKED);
+	atomic_store(&check_at_ns, 0);
+	atomic_store(&said_inprocess, false);
+	atomic_store(&said_gone, false);
+	atomic_store(&state, IDLE);
+}
+
+/* Unloading (dlclose): no descriptor of ours is left behind. The mapping
+ * stays: another thread may still be appending (at exit, this runs while
+ * they do), and a write into an unmapped ring would kill the program. */
+__attribute__((destructor(101))) static void release_at_unload(void)
+{
+	if (atomic_load(&state) == IDLE)
+		return;
+	close_sock();
+	if (is_ours(ring.fd, ring_dev, ring_ino))
+		a4s_close(ring.fd);
+}
