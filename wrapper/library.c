@@ -10,7 +10,7 @@
 /* Separators as the dynamic linker reads LD_PRELOAD (see ld.so(8)). */
 static const char separators[] = " :\t";
 
-static bool dir_of_self(char *dir, size_t size)
+bool a4s_dir_of_self(char *dir, size_t size)
 {
 	ssize_t n = readlink("/proc/self/exe", dir, size - 1);
 	if (n <= 0)
@@ -38,7 +38,7 @@ bool a4s_find_library(char *out, size_t size, char *tried, size_t tried_size)
 	char dir[PATH_MAX];
 	char build[PATH_MAX + 64], installed[2 * PATH_MAX];
 
-	if (size < PATH_MAX || !dir_of_self(dir, sizeof(dir))) {
+	if (size < PATH_MAX || !a4s_dir_of_self(dir, sizeof(dir))) {
 		snprintf(tried, tried_size, "(/proc/self/exe cannot be read)");
 		return false;
 	}

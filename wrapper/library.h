@@ -12,6 +12,9 @@
  * written to tried[] for the error message. False when neither exists. */
 bool a4s_find_library(char *out, size_t size, char *tried, size_t tried_size);
 
+/* The directory this command is in. */
+bool a4s_dir_of_self(char *dir, size_t size);
+
 /* True when ld.so could not name the path in LD_PRELOAD: it splits the
  * list at spaces and colons. */
 bool a4s_unlistable(const char *path);

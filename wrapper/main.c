@@ -3,7 +3,9 @@
  *
  * Runs COMMAND with libaccept4shim.so first in LD_PRELOAD and the
  * ACCEPT4SHIM_* variables set from the options. It execs, never forks, so
- * the command keeps the wrapper's pid, its signals and its exit status.
+ * the command keeps the wrapper's pid, its signals and its exit status;
+ * except with --collect, which runs COMMAND under a private collector
+ * (collect.c) and waits for it.
  *
  * Option values are checked with the library's own parsers (shim/config.c
  * is compiled in), so the wrapper accepts exactly what the library does and
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collect.h"
 #include "config.h"
 #include "library.h"
 #include "target.h"
@@ -34,7 +37,7 @@ enum setting {
 	S_MODE, S_INHERIT, S_RETRY, S_ADD_FLAGS, S_LOG, S_LOG_FORMAT, S_LOG_SKIP,
 	S_STATS, S_STATS_INTERVAL, S_COUNT
 };
-enum { OPT_DRY_RUN = S_COUNT, OPT_HELP, OPT_VERSION };
+enum { OPT_DRY_RUN = S_COUNT, OPT_HELP, OPT_VERSION, OPT_COLLECT };
 
 struct variable {
 	const char *option;
@@ -114,6 +117,7 @@ static const struct option long_options[] = {
 	{ "log-skip", required_argument, NULL, S_LOG_SKIP },
 	{ "stats", no_argument, NULL, S_STATS },
 	{ "stats-interval", required_argument, NULL, S_STATS_INTERVAL },
+	{ "collect", no_argument, NULL, OPT_COLLECT },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -139,6 +143,11 @@ static void usage(FILE *out)
 	      "  --stats              a summary record at exit        (ACCEPT4SHIM_STATS=1)\n"
 	      "  --stats-interval=N   also a summary every N seconds\n"
 	      "                       (with --stats)   (ACCEPT4SHIM_STATS_INTERVAL)\n"
+	      "  --collect            a private accept4shim-collector for COMMAND's lifetime:\n"
+	      "                       the processes hand it their records through shared\n"
+	      "                       memory and it writes them to --log=DEST (also\n"
+	      "                       journald); it leaves when COMMAND and every process\n"
+	      "                       it made have exited\n"
 	      "  --dry-run            print the command as one line a shell runs as printed,\n"
 	      "                       and run nothing\n"
 	      "  --help               print this help and exit\n"
@@ -218,10 +227,56 @@ static void put_assignment(const char *name, const char *value)
 	putchar(' ');
 }
 
+/* --collect takes its DEST from --log= (given, and not a collector
+ * itself: the private one is the collector), and has no one-line form. */
+static bool collect_options_valid(const char *const values[], bool dry_run)
+{
+	if (dry_run) {
+		fputs("accept4shim: --dry-run cannot show --collect, which starts a collector\n",
+		      stderr);
+		return false;
+	}
+	enum a4s_log_kind kind = A4S_LOG_NONE;
+	const char *path;
+	if (values[S_LOG] && strcmp(values[S_LOG], "journald") == 0)
+		return true;
+	if (!values[S_LOG] || !a4s_parse_log(values[S_LOG], &kind, &path) ||
+	    kind == A4S_LOG_NONE || kind == A4S_LOG_COLLECTOR) {
+		fputs("accept4shim: --collect needs --log=DEST: stderr, syslog, journald or an "
+		      "absolute file path\n",
+		      stderr);
+		return false;
+	}
+	return true;
+}
+
+/* The collector's options, from the wrapper's: where and how records are
+ * written (what the library would do in-process), and the interval
+ * summaries, which are the collector's to write for the processes it
+ * serves. */
+static void collector_args(const char *const values[], const char **args)
+{
+	static char opts[4][PATH_MAX + 32];
+	static const struct {
+		enum setting s;
+		const char *name;
+	} map[] = { { S_LOG, "--log=" }, { S_LOG_FORMAT, "--log-format=" },
+		    { S_LOG_SKIP, "--log-skip=" }, { S_STATS_INTERVAL, "--stats-interval=" } };
+	int n = 0;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (!values[map[i].s])
+			continue;
+		snprintf(opts[n], sizeof(opts[n]), "%s%s", map[i].name, values[map[i].s]);
+		args[n] = opts[n];
+		n++;
+	}
+	args[n] = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *values[S_COUNT] = { NULL };
-	bool dry_run = false, version = false;
+	bool dry_run = false, version = false, collect = false;
 	int opt;
 
 	/* getopt prefixes its complaints with argv[0]; say who complains
@@ -241,6 +296,13 @@ int main(int argc, char **argv)
 		case S_INHERIT:
 		case S_ADD_FLAGS:
 		case S_LOG:
+			/* journald: the collector's alone; checked with
+			 * --collect below, whatever the options' order. */
+			if (strcmp(optarg, "journald") == 0) {
+				values[opt] = optarg;
+				break;
+			}
+			/* fall through */
 		case S_LOG_FORMAT:
 		case S_LOG_SKIP:
 		case S_STATS_INTERVAL:
@@ -254,6 +316,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DRY_RUN:
 			dry_run = true;
+			break;
+		case OPT_COLLECT:
+			collect = true;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -274,6 +339,13 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		fputs("accept4shim: no command given\n", stderr);
+		bad_usage();
+	}
+	if (collect && !collect_options_valid(values, dry_run))
+		bad_usage();
+	if (!collect && values[S_LOG] && strcmp(values[S_LOG], "journald") == 0) {
+		fputs("accept4shim: --log=journald is written by the collector: add --collect\n",
+		      stderr);
 		bad_usage();
 	}
 	if (!found) {
@@ -329,6 +401,12 @@ int main(int argc, char **argv)
 		}
 		putchar('\n');
 		return fflush(stdout) == 0 ? 0 : 1;
+	}
+
+	if (collect) {
+		const char *args[8];
+		collector_args(values, args);
+		return a4s_run_collected(command, args);
 	}
 
 	fflush(stderr);

@@ -17,6 +17,7 @@ endif()
 # The executable is called accept4shim; the target cannot be, the library
 # has that name.
 add_executable(accept4shim_command
+  wrapper/collect.c
   wrapper/main.c
   wrapper/library.c
   wrapper/target.c
