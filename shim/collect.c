@@ -19,7 +19,7 @@
  * The process's state, one word:
  * IDLE      no ring yet in this process; the first record makes it.
  * MAKING    one thread is making it (a few system calls): a record that
- *           comes meanwhile is written in-process rather than wait.
+ *           comes meanwhile waits for it, a little (wait_for_ring).
  * PENDING   the ring is there and every record goes into it, but no
  *           collector has said it takes it: a writer looks at the state
  *           again after its commit, in case the process has fallen back.
@@ -279,6 +279,26 @@ static __attribute__((noinline)) void make_ring(void)
 	first_outcome(hand_over(A4S_COLLECT_HELLO_MS));
 }
 
+/*
+ * Another thread is making the ring (a thread pool's first calls come all
+ * at once): a few system calls, tens of microseconds. Waited for, yielding,
+ * rather than have this record written in-process while the others go to
+ * the collector; but never long, and never for ourselves (a signal handler
+ * that interrupted the making): after MAKING_WAIT_NS the record is written
+ * in-process.
+ */
+#define MAKING_WAIT_NS (20 * 1000 * 1000ULL)
+
+static __attribute__((noinline)) int wait_for_ring(void)
+{
+	uint64_t until = a4s_monotonic_ns() + MAKING_WAIT_NS;
+	int s;
+	while ((s = atomic_load_explicit(&state, memory_order_acquire)) == MAKING &&
+	       a4s_monotonic_ns() < until)
+		syscall(SYS_sched_yield);
+	return s;
+}
+
 /* Before a collector has said it takes the ring. */
 static __attribute__((noinline)) bool record_pending(const struct a4s_record *r)
 {
@@ -305,6 +325,8 @@ bool a4s_collect_record(const struct a4s_record *r, uint64_t now_ns)
 		make_ring();
 		s = atomic_load_explicit(&state, memory_order_acquire);
 	}
+	if (s == MAKING)
+		s = wait_for_ring();
 	if (s == PENDING) {
 		uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
 		if (now_ns >= due)

@@ -204,6 +204,38 @@ void ck_host(struct ck_host *h, const char *sock, uid_t uid, const char *const a
 	h->out = out[0];
 }
 
+void ck_spawn(struct ck_host *h, uid_t uid, const char *const argv[], const char *const env[],
+	      const char *err_path)
+{
+	int in[2], out[2];
+	T_CHECK(pipe2(in, O_CLOEXEC) == 0);
+	T_CHECK(pipe2(out, O_CLOEXEC) == 0);
+	int err = -1;
+	if (err_path)
+		T_CHECK((err = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0);
+	fflush(NULL);
+	h->pid = fork();
+	T_CHECK(h->pid >= 0);
+	if (h->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		if (err >= 0)
+			dup2(err, 2);
+		become(uid);
+		char *const *a, *const *e;
+		memcpy(&a, &argv, sizeof(a));
+		memcpy(&e, &env, sizeof(e));
+		execve(argv[0], a, e);
+		_exit(127);
+	}
+	if (err >= 0)
+		close(err);
+	close(in[0]);
+	close(out[1]);
+	h->in = in[1];
+	h->out = out[0];
+}
+
 bool ck_host_line(struct ck_host *h, char *buf, size_t size, int timeout_ms)
 {
 	size_t n = 0;

@@ -41,6 +41,11 @@ struct ck_host {
 
 /* a4s_fakehost --socket=SOCK ARGS... as uid. */
 void ck_host(struct ck_host *h, const char *sock, uid_t uid, const char *const args[]);
+/* argv[0] (a path) with exactly the environment env (NULL-terminated), as
+ * uid, driven like a test host; its stderr into the file err_path (NULL:
+ * the test's). */
+void ck_spawn(struct ck_host *h, uid_t uid, const char *const argv[], const char *const env[],
+	      const char *err_path);
 /* Its next line of output (without '\n'), waiting at most timeout_ms;
  * false at the end of its output or on timeout. */
 bool ck_host_line(struct ck_host *h, char *buf, size_t size, int timeout_ms);

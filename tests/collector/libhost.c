@@ -1,0 +1,222 @@
+/*
+ * A traced process for the library's side of the collector: a plain
+ * program making real accept calls, run with the library preloaded and
+ * ACCEPT4SHIM_LOG=collector:PATH by the tests (it knows nothing of rings).
+ *
+ *   a4s_libhost ACTION...
+ *
+ * Prints "pid N" first. Actions, in order, each ending with a line:
+ *   accept:N      N connections accepted (accept4, SOCK_CLOEXEC) from a
+ *                 unix listener of its own, connected to by this process:
+ *                 "accepted N"
+ *   eagain:N      N accept4 calls on an empty non-blocking listener, each
+ *                 failing with EAGAIN: "eagain N"
+ *   threads:T:N   T threads, each accept:N on a listener of its own:
+ *                 "threads T"
+ *   children:K:N  K forked children, each accept:N and exit(0) (its own
+ *                 exit summary), waited for: "child PID" per child, then
+ *                 "children K"
+ *   exec:N        a forked child that execs this program with accept:N,
+ *                 waited for: "exec PID", then "execd"
+ *   orphan:MS:N   a grandchild, detached (its parent exits at once), that
+ *                 sleeps MS ms, does accept:N and exits: "orphan PID"
+ *   linger:MS     a forked child that sleeps MS ms and exits without a
+ *                 call: "linger PID"
+ *   sleep:MS      sleeps
+ *   wait          "waiting", then reads a line from stdin
+ *   kill          SIGKILL, now
+ *   exit:CODE     exit(CODE)
+ * At the end, exit(0).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *self;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "a4s_libhost: %s: %s\n", what, strerror(errno));
+	exit(99);
+}
+
+/* An abstract unix listener: nothing to remove, unique per process and
+ * thread. */
+static int listener(int flags, struct sockaddr_un *sun, socklen_t *len)
+{
+	static int serial;
+	int fd = socket(AF_UNIX, SOCK_STREAM | flags, 0);
+	if (fd < 0)
+		die("socket");
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	int n = snprintf(sun->sun_path + 1, sizeof(sun->sun_path) - 1, "a4s-libhost-%d-%d",
+			 (int)getpid(), __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED));
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	if (bind(fd, (struct sockaddr *)sun, *len) < 0 || listen(fd, 64) < 0)
+		die("listen");
+	return fd;
+}
+
+static void do_accept(long n)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int l = listener(0, &sun, &len);
+	for (long i = 0; i < n; i++) {
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c < 0 || connect(c, (struct sockaddr *)&sun, len) < 0)
+			die("connect");
+		int a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		if (a < 0)
+			die("accept4");
+		close(a);
+		close(c);
+	}
+	close(l);
+}
+
+static void do_eagain(long n)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int l = listener(SOCK_NONBLOCK, &sun, &len);
+	for (long i = 0; i < n; i++)
+		if (accept4(l, NULL, NULL, SOCK_CLOEXEC) >= 0 || errno != EAGAIN)
+			die("accept4 on an empty listener");
+	close(l);
+}
+
+static void *thread_accepts(void *arg)
+{
+	do_accept((long)arg);
+	return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void run(const char *a);
+
+int main(int argc, char **argv)
+{
+	self = argv[0];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("pid %d\n", (int)getpid());
+	for (int i = 1; i < argc; i++)
+		run(argv[i]);
+	return 0;
+}
+
+static void run(const char *a)
+{
+	long x = 0, y = 0;
+	if (sscanf(a, "accept:%ld", &x) == 1) {
+		do_accept(x);
+		printf("accepted %ld\n", x);
+	} else if (sscanf(a, "eagain:%ld", &x) == 1) {
+		do_eagain(x);
+		printf("eagain %ld\n", x);
+	} else if (sscanf(a, "threads:%ld:%ld", &x, &y) == 2) {
+		pthread_t t[64];
+		for (long i = 0; i < x && i < 64; i++)
+			if (pthread_create(&t[i], NULL, thread_accepts, (void *)y) != 0)
+				die("pthread_create");
+		for (long i = 0; i < x && i < 64; i++)
+			pthread_join(t[i], NULL);
+		printf("threads %ld\n", x);
+	} else if (sscanf(a, "children:%ld:%ld", &x, &y) == 2) {
+		for (long i = 0; i < x; i++) {
+			fflush(stdout);
+			pid_t p = fork();
+			if (p < 0)
+				die("fork");
+			if (p == 0) {
+				do_accept(y);
+				exit(0);
+			}
+			printf("child %d\n", (int)p);
+		}
+		for (long i = 0; i < x; i++)
+			wait(NULL);
+		printf("children %ld\n", x);
+	} else if (sscanf(a, "exec:%ld", &x) == 1) {
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			char arg[64];
+			snprintf(arg, sizeof(arg), "accept:%ld", x);
+			int null = open("/dev/null", O_WRONLY); /* its lines are not ours */
+			dup2(null, 1);
+			execl(self, self, arg, (char *)NULL);
+			_exit(98);
+		}
+		printf("exec %d\n", (int)p);
+		int st;
+		waitpid(p, &st, 0);
+		printf("execd\n");
+	} else if (sscanf(a, "orphan:%ld:%ld", &x, &y) == 2) {
+		int pfd[2];
+		if (pipe(pfd) < 0)
+			die("pipe");
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			pid_t g = fork();
+			if (g == 0) {
+				close(pfd[0]);
+				close(pfd[1]);
+				sleep_ms(x);
+				do_accept(y);
+				exit(0);
+			}
+			if (write(pfd[1], &g, sizeof(g)) != (ssize_t)sizeof(g))
+				_exit(1);
+			_exit(0);
+		}
+		pid_t g = 0;
+		close(pfd[1]);
+		if (read(pfd[0], &g, sizeof(g)) != (ssize_t)sizeof(g))
+			die("orphan");
+		close(pfd[0]);
+		waitpid(p, NULL, 0);
+		printf("orphan %d\n", (int)g);
+	} else if (sscanf(a, "linger:%ld", &x) == 1) {
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			sleep_ms(x);
+			_exit(0);
+		}
+		printf("linger %d\n", (int)p);
+	} else if (sscanf(a, "sleep:%ld", &x) == 1) {
+		sleep_ms(x);
+	} else if (strcmp(a, "wait") == 0) {
+		printf("waiting\n");
+		char line[16];
+		if (!fgets(line, sizeof(line), stdin))
+			exit(0);
+	} else if (strcmp(a, "kill") == 0) {
+		fflush(stdout);
+		kill(getpid(), SIGKILL);
+	} else if (sscanf(a, "exit:%ld", &x) == 1) {
+		exit((int)x);
+	} else {
+		fprintf(stderr, "a4s_libhost: unknown action %s\n", a);
+		exit(2);
+	}
+}
