@@ -15,6 +15,7 @@
 #include "dest.h"
 #include "destination.h"
 #include "journald.h"
+#include "sinkwrite.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -199,26 +200,16 @@ static long send_one(struct a4s_out *o, const char *msg, size_t len)
 	}
 }
 
-/* syslog's frame, as the library's sinkwrite.c writes it, with the host's
- * pid: <daemon.info>, a UTC stamp, our tag, the line without its own tag
- * and newline. */
+/* syslog's frame, the library's own (sinkwrite.c), with the host's pid. */
 static size_t syslog_frame(char *buf, size_t size, const char *line, size_t len, int pid)
 {
-	static const char own[] = "accept4shim: ";
-	if (len > sizeof(own) && memcmp(line, own, sizeof(own) - 1) == 0) {
-		line += sizeof(own) - 1;
-		len -= sizeof(own) - 1;
-	}
-	struct a4s_buf b = { buf, size, 0, false };
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	a4s_put(&b, "<30>");
-	a4s_put_syslog_time(&b, &now);
-	a4s_put(&b, " accept4shim[");
-	a4s_put_i64(&b, pid);
-	a4s_put(&b, "]: ");
-	a4s_put_bytes(&b, line, len - 1);
-	return b.full ? 0 : b.len;
+	const char *body;
+	size_t body_len;
+	size_t n = a4s_syslog_head(buf, pid, line, len, &body, &body_len);
+	if (n + body_len > size)
+		return 0;
+	memcpy(buf + n, body, body_len);
+	return n + body_len;
 }
 
 static void datagram(struct a4s_out *o, const char *msg, size_t len, uint64_t *dropped)

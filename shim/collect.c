@@ -1,5 +1,6 @@
 #include "collect.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -8,9 +9,11 @@
 #include "complain.h"
 #include "fdplace.h"
 #include "ident.h"
+#include "listeners.h"
 #include "ring.h"
 #include "ringlink.h"
 #include "ringrec.h"
+#include "record.h"
 #include "self.h"
 #include "stats.h"
 #include "trace.h"
@@ -75,29 +78,75 @@ static void close_sock(void)
 /* A full ring: the record is counted by its outcome in the ring's header
  * (the collector's summary of this process says it) and in the process's
  * own counters. */
-static void count_dropped(const struct a4s_record *r)
+static __attribute__((noinline)) void count_dropped(const struct a4s_call *c, int result)
 {
 	struct a4s_ring_record rec = {
-		.fd = r->fd,
-		.err = r->err,
-		.retries = r->retries,
-		.how = r->emulated ? A4S_RING_EMULATED : A4S_RING_NATIVE,
+		.fd = result >= 0 ? result : -1,
+		.err = result >= 0 ? 0 : -result,
+		.retries = c->retries,
+		.how = c->emulated ? A4S_RING_EMULATED : A4S_RING_NATIVE,
 	};
 	a4s_ring_count(&ring.hdr->dropped, &rec);
 	a4s_stats_dropped();
 }
 
-/* Reserve, fill the slot in place, commit: no system call, no lock. The
- * position, or UINT64_MAX when the ring was full. */
-static inline __attribute__((always_inline)) uint64_t append(const struct a4s_record *r)
+/*
+ * The record, written straight into its slot: every field, each address
+ * by the system call that gives it (the listener's from the cache, or
+ * getsockname; the peer's from getpeername) into the slot's own bytes.
+ * Those calls return at once, so the reservation is held for a moment,
+ * as ring.h asks; a ring that is full costs no getpeername at all.
+ */
+static inline __attribute__((always_inline)) void fill(struct a4s_ring_record *rec,
+							const struct a4s_call *c, int result,
+							const struct timespec *ts, uint64_t started_ns,
+							uint64_t ended_ns)
 {
+	rec->ts_sec = ts->tv_sec;
+	rec->ts_nsec = (uint32_t)ts->tv_nsec;
+	rec->pid = a4s_self_pid();
+	rec->tid = a4s_self_tid();
+	rec->listen_fd = c->listen_fd;
+	rec->flags = c->flags;
+	rec->fd = result >= 0 ? result : -1;
+	rec->err = result >= 0 ? 0 : -result;
+	rec->retries = c->retries;
+	rec->dur_ns = ended_ns - started_ns;
+	rec->call = c->is_accept4 ? A4S_RING_ACCEPT4 : A4S_RING_ACCEPT;
+	rec->how = c->emulated ? A4S_RING_EMULATED : A4S_RING_NATIVE;
+	_Static_assert(sizeof(rec->local) == sizeof(struct sockaddr_storage) &&
+			       sizeof(rec->peer) == sizeof(struct sockaddr_storage) &&
+			       offsetof(struct a4s_ring_slot, rec.local) % 8 == 0 &&
+			       offsetof(struct a4s_ring_slot, rec.peer) % 8 == 0,
+		       "a slot's addresses are sockaddr_storage");
+	socklen_t ll = a4s_listener_address(c->listen_fd, result, ended_ns,
+					    (struct sockaddr_storage *)(void *)rec->local);
+	unsigned has = ll ? A4S_RING_HAS_LOCAL : 0;
+	socklen_t pl = sizeof(rec->peer);
+	if (result >= 0 && a4s_getpeername(result, (struct sockaddr *)(void *)rec->peer, &pl) == 0)
+		has |= A4S_RING_HAS_PEER;
+	else
+		pl = 0;
+	rec->local_len = (uint8_t)(ll < A4S_RING_ADDR_MAX ? ll : A4S_RING_ADDR_MAX);
+	rec->peer_len = (uint8_t)(pl < A4S_RING_ADDR_MAX ? pl : A4S_RING_ADDR_MAX);
+	rec->has = (uint8_t)has;
+}
+
+/* Reserve, fill the slot in place, commit: no lock. The position, or
+ * UINT64_MAX when the ring was full (the record counted as dropped). */
+static inline __attribute__((always_inline)) uint64_t append(const struct a4s_call *c, int result,
+							     uint64_t started_ns,
+							     uint64_t ended_ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t pos;
-	struct a4s_ring_record *slot = a4s_ring_reserve(&ring, &pos);
-	if (__builtin_expect(!slot, 0)) {
-		count_dropped(r);
+	struct a4s_ring_record *rec = a4s_ring_reserve(&ring, &pos);
+	if (__builtin_expect(!rec, 0)) {
+		count_dropped(c, result);
 		return UINT64_MAX;
 	}
-	a4s_ringrec_from_record(r, slot);
+	fill(rec, c, result, &ts, started_ns, ended_ns);
 	a4s_ring_commit(&ring, pos);
 	return pos;
 }
@@ -200,7 +249,18 @@ static void first_outcome(int r)
 }
 
 /* Once a second, by the first record after the second is up. */
+static void look(uint64_t now, uint64_t due);
+
+/* errno as the caller had it: the C library's syscall() sets it when a
+ * call fails, and a traced call that succeeds must leave it alone. */
 static __attribute__((noinline)) void look_now(uint64_t now, uint64_t due)
+{
+	int saved_errno = errno;
+	look(now, due);
+	errno = saved_errno;
+}
+
+static void look(uint64_t now, uint64_t due)
 {
 	if (!atomic_compare_exchange_strong(&check_at_ns, &due, now + A4S_SECOND_NS))
 		return;
@@ -300,9 +360,10 @@ static __attribute__((noinline)) int wait_for_ring(void)
 }
 
 /* Before a collector has said it takes the ring. */
-static __attribute__((noinline)) bool record_pending(const struct a4s_record *r)
+static __attribute__((noinline)) bool record_pending(const struct a4s_call *c, int result,
+						     uint64_t started_ns, uint64_t ended_ns)
 {
-	uint64_t pos = append(r);
+	uint64_t pos = append(c, result, started_ns, ended_ns);
 	if (pos == UINT64_MAX)
 		return true;
 	atomic_thread_fence(memory_order_seq_cst);
@@ -311,16 +372,23 @@ static __attribute__((noinline)) bool record_pending(const struct a4s_record *r)
 	return true;
 }
 
-bool a4s_collect_record(const struct a4s_record *r, uint64_t now_ns)
+/* The first record, one that comes while the ring is not taken yet, or in
+ * a process that traces in-process. */
+static bool slow(const struct a4s_call *c, int result, uint64_t started_ns, uint64_t ended_ns,
+		 int s);
+
+static __attribute__((noinline)) bool call_slow(const struct a4s_call *c, int result,
+						uint64_t started_ns, uint64_t ended_ns, int s)
 {
-	int s = atomic_load_explicit(&state, memory_order_acquire);
-	if (__builtin_expect(s == TAKEN, 1)) {
-		uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
-		if (__builtin_expect(now_ns >= due, 0))
-			look_now(now_ns, due);
-		append(r);
-		return true;
-	}
+	int saved_errno = errno;
+	bool taken = slow(c, result, started_ns, ended_ns, s);
+	errno = saved_errno;
+	return taken;
+}
+
+static bool slow(const struct a4s_call *c, int result, uint64_t started_ns, uint64_t ended_ns,
+		 int s)
+{
 	if (s == IDLE) {
 		make_ring();
 		s = atomic_load_explicit(&state, memory_order_acquire);
@@ -329,19 +397,30 @@ bool a4s_collect_record(const struct a4s_record *r, uint64_t now_ns)
 		s = wait_for_ring();
 	if (s == PENDING) {
 		uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
-		if (now_ns >= due)
-			look_now(now_ns, due);
-		if (atomic_load_explicit(&state, memory_order_acquire) == TAKEN) {
-			append(r);
-			return true;
-		}
-		return record_pending(r);
+		if (ended_ns >= due)
+			look_now(ended_ns, due);
+		s = atomic_load_explicit(&state, memory_order_acquire);
+		if (s == PENDING)
+			return record_pending(c, result, started_ns, ended_ns);
 	}
 	if (s == TAKEN) {
-		append(r);
+		append(c, result, started_ns, ended_ns);
 		return true;
 	}
-	return false; /* INPROCESS, or MAKING in another thread */
+	return false; /* INPROCESS, or MAKING for longer than we wait */
+}
+
+bool a4s_collect_call(const struct a4s_call *c, int result, uint64_t started_ns,
+		      uint64_t ended_ns)
+{
+	int s = atomic_load_explicit(&state, memory_order_acquire);
+	if (__builtin_expect(s != TAKEN, 0))
+		return call_slow(c, result, started_ns, ended_ns, s);
+	uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
+	if (__builtin_expect(ended_ns >= due, 0))
+		look_now(ended_ns, due);
+	append(c, result, started_ns, ended_ns);
+	return true;
 }
 
 bool a4s_collect_takes_summaries(void)

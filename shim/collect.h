@@ -34,8 +34,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "accept_path.h"
 #include "config.h"
-#include "record.h"
 
 /* The first hand-over's wait for the collector's answer. A collector
  * answers within its poll loop's wake-up; one that is stopped is not waited
@@ -45,11 +45,14 @@
 /* At load, with the loaded configuration (log_kind A4S_LOG_COLLECTOR). */
 A4S_HIDDEN void a4s_collect_configure(const struct a4s_config *cfg);
 
-/* A finished call's record (r), its call having ended at monotonic now_ns:
- * into the ring, or dropped there and counted (true); false when the
- * caller is to write it in-process (the process traces in-process, or its
- * ring is being made by another thread this very moment). */
-A4S_HIDDEN bool a4s_collect_record(const struct a4s_record *r, uint64_t now_ns);
+/* A finished call's record (its result: the new fd or -errno; its start
+ * and end, a4s_monotonic_ns()): into the ring, or dropped there and
+ * counted (true); false when the caller is to write it in-process (the
+ * process traces in-process, or its ring is still being made by another
+ * thread after a wait). Every record goes in, ACCEPT4SHIM_LOG_SKIP's too:
+ * the collector leaves them out and counts them. */
+A4S_HIDDEN bool a4s_collect_call(const struct a4s_call *c, int result, uint64_t started_ns,
+				 uint64_t ended_ns);
 
 /* Whether the summaries are the collector's to write (it has this
  * process's ring): the process then writes none of its own. */

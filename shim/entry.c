@@ -141,10 +141,61 @@ static __attribute__((noinline)) int auto_counted(int fd, struct sockaddr *addr,
 						  socklen_t *addrlen, int flags, int sock_flags,
 						  bool is_accept4);
 
+/*
+ * Natively (MODE=native, or auto not switched) with glibc, tracing to the
+ * collector, nothing else after the call: the accept, one counter, and the
+ * record filled straight into the process's ring (collect.h), which costs
+ * no errno: only its once-a-second look and its first record touch it, and
+ * they put it back. A record that must be written in-process after all (no
+ * collector took the ring) goes through the trace as in fast_more. MODE=auto's
+ * ENOSYS switches to emulation and goes to the general path, as in
+ * auto_counted.
+ */
+static int switch_to_emulation(int *errno_p, int saved_errno, struct a4s_call *c);
+
+static __attribute__((noinline)) int collected(int word, struct a4s_call *c, int sock_flags)
+{
+	/* MODE=auto: the caller's errno, in case accept4 proves absent. */
+	int saved_errno = word & A4S_FAST_AUTO ? errno : 0;
+	uint64_t started = a4s_monotonic_ns();
+	int r = c->is_accept4 || sock_flags
+			? a4s_real_fns.accept4(c->listen_fd, c->addr, c->addrlen, sock_flags)
+			: a4s_real_fns.accept(c->listen_fd, c->addr, c->addrlen);
+	int result = r;
+	if (__builtin_expect(r >= 0, 1)) {
+		a4s_stats_accepted();
+	} else {
+		result = -errno;
+		/* accept4 was called (accept() with a flag added calls it
+		 * too): its ENOSYS switches, as in auto_counted. */
+		if (result == -ENOSYS && (word & A4S_FAST_AUTO) && (c->is_accept4 || sock_flags))
+			return switch_to_emulation(&errno, saved_errno, c);
+		a4s_stats_failed(-result);
+	}
+	uint64_t ended = a4s_monotonic_ns();
+	if (__builtin_expect(!a4s_collect_call(c, result, started, ended), 0)) {
+		int own_errno = errno;
+		a4s_trace_in_process(a4s_fast_cfg, c, result, started, ended);
+		errno = own_errno;
+	}
+	return r;
+}
+
+/* The word's shape for collected(): tracing to the collector, natively,
+ * nothing after the call. */
+static inline bool a4s_collected_shape(int word, int call)
+{
+	return A4S_GLIBC && (word & A4S_FAST_COLLECT) &&
+	       (A4S_IS(word, call, A4S_FAST_TRACE) ||
+		A4S_IS(word, call, A4S_FAST_TRACE | A4S_FAST_AUTO));
+}
+
 static __attribute__((noinline)) int accept_more(int word, int fd, struct sockaddr *addr,
 						 socklen_t *addrlen)
 {
 	struct a4s_call c = { .listen_fd = fd, .addr = addr, .addrlen = addrlen };
+	if (a4s_collected_shape(word, A4S_FAST_ACCEPT))
+		return collected(word, &c, word & A4S_KNOWN_FLAGS);
 	if (word & A4S_FAST_ACCEPT)
 		return fast_more(word, &c, word & A4S_KNOWN_FLAGS);
 	return finish(&c);
@@ -213,6 +264,8 @@ static __attribute__((noinline)) int accept4_more(int word, int fd, struct socka
 			      .flags = flags, .is_accept4 = true };
 	/* Unknown flags go the general way, which says EINVAL before
 	 * anything is dequeued, whatever the kernel or a sandbox would. */
+	if (a4s_collected_shape(word, A4S_FAST_ACCEPT4) && a4s_flags_valid(flags))
+		return collected(word, &c, flags | (word & A4S_KNOWN_FLAGS));
 	if ((word & A4S_FAST_ACCEPT4) && a4s_flags_valid(flags))
 		return fast_more(word, &c, flags | (word & A4S_KNOWN_FLAGS));
 	return finish(&c);

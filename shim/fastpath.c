@@ -22,6 +22,8 @@ int a4s_fast_decide(const struct a4s_config *cfg, bool switched)
 		w |= A4S_FAST_ACCEPT;
 	if (cfg->log_kind != A4S_LOG_NONE)
 		w |= A4S_FAST_TRACE;
+	if (cfg->log_kind == A4S_LOG_COLLECTOR)
+		w |= A4S_FAST_COLLECT;
 	if (cfg->stats_interval_ns)
 		w |= A4S_FAST_TICK;
 	return w;

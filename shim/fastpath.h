@@ -51,10 +51,13 @@
 #define A4S_FAST_TRACE 0x10
 /* The interval summary's check after it (ACCEPT4SHIM_STATS_INTERVAL). */
 #define A4S_FAST_TICK 0x20
+/* With A4S_FAST_TRACE: the record goes to the collector's ring
+ * (ACCEPT4SHIM_LOG=collector:PATH), which a native call does inline. */
+#define A4S_FAST_COLLECT 0x40
 /* The other bits are ACCEPT4SHIM_ADD_FLAGS (SOCK_NONBLOCK, SOCK_CLOEXEC),
  * which share no bit with these. */
 _Static_assert(((A4S_FAST_ACCEPT4 | A4S_FAST_ACCEPT | A4S_FAST_EMULATE | A4S_FAST_AUTO |
-		 A4S_FAST_TRACE | A4S_FAST_TICK) &
+		 A4S_FAST_TRACE | A4S_FAST_TICK | A4S_FAST_COLLECT) &
 		A4S_KNOWN_FLAGS) == 0,
 	       "the fast word's bits and the flags overlap");
 

@@ -182,10 +182,48 @@ A4S_HIDDEN void a4s_ring_destroy(struct a4s_ring *r);
  * counted then (a4s_ring_append counts, knowing the outcome). Between
  * reserve and commit the writer must not block: a reservation that stays
  * uncommitted is taken by the collector for a writer that died, and skipped
- * after a while (A4S_RING_ABANDON_NS in ringread.h).
+ * after a while (A4S_RING_ABANDON_NS in ringread.h). Inline, with the
+ * commit: they are much of what a traced call costs in collector mode.
+ *
+ * The position is taken with a compare-and-swap rather than a fetch-add: a
+ * position handed out is a promise that a record will be committed there,
+ * and a writer that finds the ring full must not hold one. The CAS fails
+ * only when another writer (or a signal handler of this thread) got the
+ * position first, so every retry means progress for someone: lock-free.
+ *
+ * Reading tail with acquire pairs with the collector's release: the reads
+ * it made of a slot before it moved tail past it are done before we write
+ * that slot again.
  */
-A4S_HIDDEN struct a4s_ring_record *a4s_ring_reserve(struct a4s_ring *r, uint64_t *pos);
-A4S_HIDDEN void a4s_ring_commit(struct a4s_ring *r, uint64_t pos);
+static inline __attribute__((always_inline)) struct a4s_ring_record *
+a4s_ring_reserve(struct a4s_ring *r, uint64_t *pos)
+{
+	struct a4s_ring_header *h = r->hdr;
+	uint64_t p = atomic_load_explicit(&h->head, memory_order_relaxed);
+	for (;;) {
+		uint64_t tail = atomic_load_explicit(&r->cons->tail, memory_order_acquire);
+		if (p - tail > r->mask)
+			return NULL; /* full: the slot still holds an unread record */
+		if (atomic_compare_exchange_weak_explicit(&h->head, &p, p + 1, memory_order_relaxed,
+							  memory_order_relaxed))
+			break;
+	}
+	struct a4s_ring_slot *s = &r->slots[p & r->mask];
+	/* Marked as being written before any byte of it changes, so that a
+	 * reader copying this slot (a late lap of it) sees the change. */
+	atomic_store_explicit(&s->seq, a4s_ring_busy(p), memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	*pos = p;
+	return &s->rec;
+}
+
+static inline __attribute__((always_inline)) void a4s_ring_commit(struct a4s_ring *r,
+								    uint64_t pos)
+{
+	atomic_store_explicit(&r->slots[pos & r->mask].seq, a4s_ring_committed(pos),
+			      memory_order_release);
+}
+
 /* One record: reserve, copy, commit. False when the ring was full: then the
  * record is counted in the header's dropped counts by its outcome. */
 A4S_HIDDEN bool a4s_ring_append(struct a4s_ring *r, const struct a4s_ring_record *rec);

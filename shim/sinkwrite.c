@@ -172,32 +172,42 @@ static long send_stream(const struct a4s_target *t, const char *line, size_t len
 	return settle(&f, t, len, r, -EAGAIN);
 }
 
-/* One datagram per record: <facility.severity>, a classic stamp, our tag,
- * then the record without its newline. LOG_DAEMON | LOG_INFO = 3 * 8 + 6.
- * The stamp is UTC: local time would need the time zone, which glibc reads
- * under a lock. The header goes in its own iovec so the record is not
- * copied. */
-static long send_syslog(int fd, const char *line, size_t len)
+/* <facility.severity>, a classic stamp, our tag with pid: LOG_DAEMON |
+ * LOG_INFO = 3 * 8 + 6. The stamp is UTC: local time would need the time
+ * zone, which glibc reads under a lock. */
+size_t a4s_syslog_head(char head[A4S_SYSLOG_HEAD_MAX], int pid, const char *line, size_t len,
+		       const char **body, size_t *body_len)
 {
 	/* A text record's own "accept4shim: " would repeat the tag. */
 	static const char own[] = "accept4shim: ";
 	size_t skip = 0;
 	if (len > sizeof(own) && memcmp(line, own, sizeof(own) - 1) == 0)
 		skip = sizeof(own) - 1;
-	char head[64];
-	struct a4s_buf b = A4S_BUF_INIT(head);
+	struct a4s_buf b = { head, A4S_SYSLOG_HEAD_MAX, 0, false };
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	a4s_put(&b, "<30>");
 	a4s_put_syslog_time(&b, &now);
 	a4s_put(&b, " accept4shim[");
-	a4s_put_i64(&b, a4s_self_pid());
+	a4s_put_i64(&b, pid);
 	a4s_put(&b, "]: ");
-	struct iovec iov[2] = { { head, b.len },
-				{ (void *)(uintptr_t)(line + skip), len - skip - 1 } };
+	*body = line + skip;
+	*body_len = len - skip - (len > skip && line[len - 1] == '\n');
+	return b.len;
+}
+
+/* One datagram per record, tagged with this process's pid. The header goes
+ * in its own iovec so the record is not copied. */
+static long send_syslog(int fd, const char *line, size_t len)
+{
+	char head[A4S_SYSLOG_HEAD_MAX];
+	const char *body;
+	size_t body_len;
+	size_t n = a4s_syslog_head(head, a4s_self_pid(), line, len, &body, &body_len);
+	struct iovec iov[2] = { { head, n }, { (void *)(uintptr_t)body, body_len } };
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 	long r = a4s_sysret(syscall(SYS_sendmsg, fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT));
-	return r == (long)(b.len + len - skip - 1) ? (long)len : r < 0 ? r : -EMSGSIZE;
+	return r == (long)(n + body_len) ? (long)len : r < 0 ? r : -EMSGSIZE;
 }
 
 /* One record to the program's stderr, through fd 2 itself or a description

@@ -36,4 +36,13 @@ A4S_HIDDEN long a4s_put_record(const struct a4s_target *t, const char *line, siz
 A4S_HIDDEN void a4s_write_stderr(const char *line, size_t len);
 
 
+/* syslog's frame for one record, the library's and the collector's: the
+ * header (<daemon.info>, a UTC stamp, "accept4shim[PID]: ") written into
+ * head, its length returned; *body and *body_len: the record without its
+ * own "accept4shim: " tag and its newline, which follow the header. pid:
+ * the process the record is of (the collector writes its hosts'). */
+#define A4S_SYSLOG_HEAD_MAX 64
+A4S_HIDDEN size_t a4s_syslog_head(char head[A4S_SYSLOG_HEAD_MAX], int pid, const char *line,
+				  size_t len, const char **body, size_t *body_len);
+
 #endif

@@ -4,7 +4,6 @@
 #include <time.h>
 
 #include "clock.h"
-#include "collect.h"
 #include "listeners.h"
 #include "record.h"
 #include "self.h"
@@ -12,7 +11,6 @@
 
 void a4s_trace_write(const struct a4s_config *cfg, const struct a4s_record *r, uint64_t now_ns)
 {
-	/* ACCEPT4SHIM_LOG_SKIP: counted already, written not at all. */
 	if (r->err && a4s_log_skips(cfg, r->err))
 		return;
 	char line[A4S_RECORD_MAX];
@@ -21,15 +19,12 @@ void a4s_trace_write(const struct a4s_config *cfg, const struct a4s_record *r, u
 		a4s_sink_write_at(line, len, now_ns);
 }
 
-void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
-		    int result, uint64_t started_ns)
+void a4s_trace_in_process(const struct a4s_config *cfg, const struct a4s_call *c, int result,
+			  uint64_t started_ns, uint64_t ended_ns)
 {
-	/* Skipped records still go to a collector, which counts them in its
-	 * summaries and writes them not (the ring's header has the list). */
-	bool collector = cfg->log_kind == A4S_LOG_COLLECTOR;
-	if (result < 0 && !collector && a4s_log_skips(cfg, -result))
+	/* ACCEPT4SHIM_LOG_SKIP: counted already, written not at all. */
+	if (result < 0 && a4s_log_skips(cfg, -result))
 		return;
-	uint64_t ended_ns = a4s_monotonic_ns();
 	struct sockaddr_storage local, peer;
 	socklen_t local_len, peer_len = sizeof(peer);
 	struct a4s_record r = {
@@ -64,9 +59,5 @@ void a4s_trace_call(const struct a4s_config *cfg, const struct a4s_call *c,
 		r.peer_len = peer_len;
 	}
 
-	/* Asked before the ring's slot is reserved: between reservation and
-	 * commit a writer makes no system call (ring.h). */
-	if (collector && a4s_collect_record(&r, ended_ns))
-		return;
 	a4s_trace_write(cfg, &r, ended_ns);
 }
