@@ -22,6 +22,9 @@
  *                 sleeps MS ms, does accept:N and exits: "orphan PID"
  *   linger:MS     a forked child that sleeps MS ms and exits without a
  *                 call: "linger PID"
+ *   errno:N       accept:N with errno set to 4242 before each call, which
+ *                 must find it unchanged, then one accept4 failing with
+ *                 EAGAIN, which must set it: "errno ok", or exit 3
  *   sleep:MS      sleeps
  *   wait          "waiting", then reads a line from stdin
  *   kill          SIGKILL, now
@@ -203,6 +206,30 @@ static void run(const char *a)
 			_exit(0);
 		}
 		printf("linger %d\n", (int)p);
+	} else if (sscanf(a, "errno:%ld", &x) == 1) {
+		struct sockaddr_un sun;
+		socklen_t len;
+		int l = listener(SOCK_NONBLOCK, &sun, &len);
+		for (long i = 0; i < x; i++) {
+			int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (c < 0 || connect(c, (struct sockaddr *)&sun, len) < 0)
+				die("connect");
+			errno = 4242;
+			int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+			if (s < 0 || errno != 4242) {
+				fprintf(stderr, "a4s_libhost: errno %d after a call that succeeded\n", errno);
+				exit(3);
+			}
+			close(s);
+			close(c);
+		}
+		errno = 0;
+		if (accept4(l, NULL, NULL, SOCK_CLOEXEC) != -1 || errno != EAGAIN) {
+			fprintf(stderr, "a4s_libhost: errno %d, not EAGAIN\n", errno);
+			exit(3);
+		}
+		close(l);
+		printf("errno ok\n");
 	} else if (sscanf(a, "sleep:%ld", &x) == 1) {
 		sleep_ms(x);
 	} else if (strcmp(a, "wait") == 0) {

@@ -251,6 +251,41 @@ START_TEST(restarted_collector_is_found_again_and_nothing_is_lost)
 }
 END_TEST
 
+/* A traced call to the collector leaves errno alone when it succeeds and
+ * sets it when it fails, the first (which makes the ring) included, in
+ * MODE=auto (the default) and MODE=native. */
+START_TEST(errno_is_left_alone_on_success_and_set_on_failure)
+{
+	struct ck_collector c;
+	start(&c, 0);
+	static const char *const modes[] = { "ACCEPT4SHIM_MODE=auto", "ACCEPT4SHIM_MODE=native" };
+	for (int m = 0; m < 2; m++) {
+		char log[400];
+		snprintf(log, sizeof(log), "ACCEPT4SHIM_LOG=collector:%s", c.sock);
+		const char *env[] = { t_preload(), log, modes[m], "PATH=/usr/bin:/bin", NULL };
+		const char *argv[] = { HOST, "errno:20", NULL };
+		struct ck_host h;
+		ck_spawn(&h, 0, argv, env, NULL);
+		long pid = ck_host_expect(&h, "pid ");
+		ck_host_expect(&h, "errno ok");
+		ck_assert_int_eq(ck_host_wait(&h), 0);
+		char *buf = NULL;
+		for (int i = 0; i < 2000; i++) {
+			free(buf);
+			buf = out_of(&c, pid);
+			if (records_of(buf, pid) == 21)
+				break;
+			usleep(10000);
+		}
+		ck_assert_int_eq(records_of(buf, pid), 21);
+		ck_assert_int_eq(ck_lines(buf, "\"errno\":\"EAGAIN\""), 1);
+		free(buf);
+	}
+	ck_assert_int_eq(ck_stop(&c), 0);
+	ck_cleanup(&c);
+}
+END_TEST
+
 /* The host's stderr (its file), read once it has exited. */
 static char *host_stderr(const char *path)
 {
@@ -393,6 +428,7 @@ int main(void)
 		CASE(child_that_never_calls_does_not_hold_its_parents_ring),
 		CASE(sixteen_threads_twenty_thousand_accepts_each_through_one_ring),
 		CASE(restarted_collector_is_found_again_and_nothing_is_lost),
+		CASE(errno_is_left_alone_on_success_and_set_on_failure),
 		CASE(no_collector_at_the_path_is_said_once_and_the_host_traces_in_process),
 		CASE(another_users_collector_refuses_and_the_host_traces_in_process),
 		CASE(wrapper_collect_waits_for_everything_the_command_made),
