@@ -199,6 +199,17 @@ int a4s_run_collected(char **command, const char *const collector_args[])
 			strerror(errno));
 		return EXIT_OWN_FAILURE;
 	}
+	/* Run as root, the command may have workers that drop privileges
+	 * (nginx's run as nobody) and must still reach the socket: the
+	 * directory is then searchable (0711, still writable by root alone,
+	 * as the collector demands), the socket is 0666 (a root collector
+	 * serves every user's processes, docs/collector.md), and the
+	 * directory's random name is what keeps others out of it. */
+	if (geteuid() == 0 && chmod(dir, 0711) != 0) {
+		perror("accept4shim: --collect");
+		rmdir(dir);
+		return EXIT_OWN_FAILURE;
+	}
 	char sock[128], log[160];
 	snprintf(sock, sizeof(sock), "%s/sock", dir);
 	snprintf(log, sizeof(log), A4S_COLLECTOR_PREFIX "%s", sock);
