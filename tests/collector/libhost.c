@@ -16,6 +16,9 @@
  *   children:K:N  K forked children, each accept:N and exit(0) (its own
  *                 exit summary), waited for: "child PID" per child, then
  *                 "children K"
+ *   _fork:N       a child made by _Fork() (no fork handlers run: the library
+ *                 notices the new process by itself), accept:N and exit(0),
+ *                 waited for: "_fork PID"
  *   exec:N        a forked child that execs this program with accept:N,
  *                 waited for: "exec PID", then "execd"
  *   orphan:MS:N   a grandchild, detached (its parent exits at once), that
@@ -157,6 +160,17 @@ static void run(const char *a)
 		for (long i = 0; i < x; i++)
 			wait(NULL);
 		printf("children %ld\n", x);
+	} else if (sscanf(a, "_fork:%ld", &x) == 1) {
+		fflush(stdout);
+		pid_t p = _Fork();
+		if (p < 0)
+			die("_Fork");
+		if (p == 0) {
+			do_accept(x);
+			exit(0);
+		}
+		printf("_fork %d\n", (int)p);
+		waitpid(p, NULL, 0);
 	} else if (sscanf(a, "exec:%ld", &x) == 1) {
 		fflush(stdout);
 		pid_t p = fork();

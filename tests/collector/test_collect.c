@@ -80,6 +80,13 @@ static long records_of(const char *buf, long pid)
 	return ck_lines(buf, "\"call\":");
 }
 
+/* The host's stderr (its file), read once it has exited. */
+static char *host_stderr(const char *path)
+{
+	char *buf = ck_read(path, NULL);
+	return buf ? buf : strdup("");
+}
+
 START_TEST(host_sigkilled_after_n_accepts_loses_none)
 {
 	struct ck_collector c;
@@ -138,7 +145,8 @@ START_TEST(fork_and_exec_tree_each_process_writes_its_own_ring)
 	struct ck_collector c;
 	start(&c, 0);
 	struct ck_host h;
-	const char *actions[] = { "accept:3", "children:3:4", "exec:5", "accept:2", NULL };
+	const char *actions[] = { "accept:3", "children:3:4", "exec:5", "_fork:6", "accept:2",
+				  NULL };
 	host(&h, c.sock, 0, NULL, actions);
 	long pid = ck_host_expect(&h, "pid ");
 	ck_host_expect(&h, "accepted 3");
@@ -148,6 +156,7 @@ START_TEST(fork_and_exec_tree_each_process_writes_its_own_ring)
 	ck_host_expect(&h, "children 3");
 	long execd = ck_host_expect(&h, "exec ");
 	ck_host_expect(&h, "execd");
+	long forked = ck_host_expect(&h, "_fork ");
 	ck_host_expect(&h, "accepted 2");
 	ck_assert_int_eq(ck_host_wait(&h), 0);
 
@@ -163,6 +172,9 @@ START_TEST(fork_and_exec_tree_each_process_writes_its_own_ring)
 	}
 	buf = wait_exit_summary(&c, execd);
 	ck_assert_int_eq(records_of(buf, execd), 5);
+	free(buf);
+	buf = wait_exit_summary(&c, forked);
+	ck_assert_int_eq(records_of(buf, forked), 6);
 	free(buf);
 	ck_assert_int_eq(ck_stop(&c), 0);
 	ck_cleanup(&c);
@@ -251,6 +263,56 @@ START_TEST(restarted_collector_is_found_again_and_nothing_is_lost)
 }
 END_TEST
 
+/* A collector stopped before the host's first record: the host waits for
+ * its answer a moment (A4S_COLLECT_HELLO_MS), once, then goes on writing
+ * into the ring, and exits; the collector, let go on, takes the ring from
+ * its queue and writes every record. */
+START_TEST(collector_stopped_before_the_first_record_gets_them_all_later)
+{
+	struct ck_collector c;
+	start(&c, 0);
+	T_CHECK(kill(c.pid, SIGSTOP) == 0);
+	struct ck_host h;
+	const char *actions[] = { "accept:200", NULL };
+	host(&h, c.sock, 0, NULL, actions);
+	long pid = ck_host_expect(&h, "pid ");
+	ck_host_expect(&h, "accepted 200");
+	ck_assert_int_eq(ck_host_wait(&h), 0);
+	T_CHECK(kill(c.pid, SIGCONT) == 0);
+	char *buf = wait_exit_summary(&c, pid);
+	ck_assert_int_eq(records_of(buf, pid), 200);
+	ck_assert_int_eq(ck_field(buf, "\"summary\":\"exit\"", "\"calls\":"), 200);
+	free(buf);
+	ck_assert_int_eq(ck_stop(&c), 0);
+	ck_cleanup(&c);
+}
+END_TEST
+
+/* Threads that put records into the ring while the hand-over is under way,
+ * then refused: every record is written in-process, exactly once. */
+START_TEST(refused_after_threads_wrote_into_the_ring_every_record_once_in_process)
+{
+	struct ck_collector c;
+	start(&c, NOBODY);
+	char err[320];
+	snprintf(err, sizeof(err), "%s/host.err", c.dir);
+	struct ck_host h;
+	const char *actions[] = { "threads:16:200", NULL };
+	host(&h, c.sock, 0, err, actions);
+	ck_host_expect(&h, "pid ");
+	ck_host_expect(&h, "threads 16");
+	ck_assert_int_eq(ck_host_wait(&h), 0);
+	char *buf = host_stderr(err);
+	ck_assert_int_eq(ck_lines(buf, "accept4shim: collector "), 1);
+	ck_assert_int_eq(ck_lines(buf, " call=accept4 "), 3200);
+	ck_assert_int_eq(ck_lines(buf, "summary=exit calls=3200 "), 1);
+	ck_assert_int_eq(ck_lines(buf, " dropped=0 "), 1);
+	free(buf);
+	ck_assert_int_eq(ck_stop(&c), 0);
+	ck_cleanup(&c);
+}
+END_TEST
+
 /* A traced call to the collector leaves errno alone when it succeeds and
  * sets it when it fails, the first (which makes the ring) included, in
  * MODE=auto (the default) and MODE=native. */
@@ -286,12 +348,6 @@ START_TEST(errno_is_left_alone_on_success_and_set_on_failure)
 }
 END_TEST
 
-/* The host's stderr (its file), read once it has exited. */
-static char *host_stderr(const char *path)
-{
-	char *buf = ck_read(path, NULL);
-	return buf ? buf : strdup("");
-}
 
 START_TEST(no_collector_at_the_path_is_said_once_and_the_host_traces_in_process)
 {
@@ -428,6 +484,8 @@ int main(void)
 		CASE(child_that_never_calls_does_not_hold_its_parents_ring),
 		CASE(sixteen_threads_twenty_thousand_accepts_each_through_one_ring),
 		CASE(restarted_collector_is_found_again_and_nothing_is_lost),
+		CASE(collector_stopped_before_the_first_record_gets_them_all_later),
+		CASE(refused_after_threads_wrote_into_the_ring_every_record_once_in_process),
 		CASE(errno_is_left_alone_on_success_and_set_on_failure),
 		CASE(no_collector_at_the_path_is_said_once_and_the_host_traces_in_process),
 		CASE(another_users_collector_refuses_and_the_host_traces_in_process),
