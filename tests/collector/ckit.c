@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -370,4 +372,66 @@ void ck_same(const char *got, const char *want)
 	}
 	T_ASSERT(false, "output differs at line %ld: got \"%.200s\", want \"%.200s\" (%zu and %zu bytes)",
 		 line, got + start, want + start, strlen(got), strlen(want));
+}
+
+/* ---- journald of the test's own ---- */
+
+void ck_private_mounts(void)
+{
+	T_CHECK(unshare(CLONE_NEWNS) == 0);
+	T_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+}
+
+pid_t ck_start_journald(const char *program)
+{
+	/* A /run of our own: journald's sockets and its volatile journal. */
+	T_CHECK(mount("a4s-run", "/run", "tmpfs", 0, "mode=755") == 0);
+	T_CHECK(mkdir("/run/systemd", 0755) == 0);
+	T_CHECK(mkdir("/run/systemd/journal", 0755) == 0);
+	struct stat st;
+	if (stat("/var/log/journal", &st) == 0)
+		T_CHECK(mount("a4s-journal", "/var/log/journal", "tmpfs", 0, "mode=755") == 0);
+	T_ASSERT(stat("/etc/machine-id", &st) == 0 && st.st_size > 0,
+		 "journald needs /etc/machine-id (systemd-machine-id-setup makes it)");
+	pid_t pid = fork();
+	T_CHECK(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(program, program, (char *)NULL);
+		_exit(127);
+	}
+	for (int t = 0; t < 500; t++) {
+		if (stat(CK_JOURNALD_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
+			return pid;
+		usleep(10000);
+	}
+	T_ASSERT(false, "systemd-journald (%s) did not start", program);
+	return -1;
+}
+
+/* journalctl's JSON for MATCH into path; the number of entries. */
+long ck_journal(const char *match, const char *path)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "journalctl --no-pager -o json %s > %s", match, path);
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	const char *env[] = { "PATH=/usr/bin:/bin:/usr/sbin:/sbin", NULL };
+	char err[4096];
+	int st = t_run(argv, env, NULL, 0, err, sizeof(err), 60000);
+	T_ASSERT(st == 0, "journalctl: status %d: %s", st, err);
+	char *b = ck_read(path, NULL);
+	long n = b ? ck_lines(b, NULL) : 0;
+	free(b);
+	return n;
+}
+
+long ck_journal_settled(const char *match, const char *path, long want)
+{
+	long n;
+	while ((n = ck_journal(match, path)) < want)
+		usleep(20000);
+	return n;
 }

@@ -69,6 +69,18 @@ char *ck_without(const char *buf, const char *word);
  * "dropped":N or dropped=N), or -1. */
 long ck_field(const char *buf, const char *word, const char *key);
 
+/* journald of the test's own (use inside t_in_child): a private mount
+ * namespace, in which a tmpfs over /run holds journald's sockets and
+ * volatile journal; systemd-journald (program) started there. */
+#define CK_JOURNALD_SOCKET "/run/systemd/journal/socket"
+void ck_private_mounts(void);
+pid_t ck_start_journald(const char *program);
+/* journalctl -o json MATCH into path; the number of entries. */
+long ck_journal(const char *match, const char *path);
+/* Once journald has at least `want` entries matching (the case's timeout
+ * is the deadline), how many it has. */
+long ck_journal_settled(const char *match, const char *path, long want);
+
 /* Paths of the programs under test. */
 #define CK_COLLECTOR A4S_COLLECTOR_PROGRAM
 #define CK_FAKEHOST A4S_FAKEHOST_PROGRAM

@@ -448,6 +448,49 @@ START_TEST(wrapper_collect_waits_for_everything_the_command_made)
 }
 END_TEST
 
+/* --collect --log=journald, with a systemd-journald of the test's own: an
+ * entry per record, found by journalctl on the fields SPEC names. */
+static void journald_child(void *arg)
+{
+	(void)arg;
+	ck_private_mounts();
+	pid_t journald = ck_start_journald(A4S_JOURNALD);
+	struct ck_collector c;
+	ck_dir(&c, 0);
+	const char *argv[] = { t_wrapper_path(), "--collect", "--log=journald", "--stats", "--",
+			       HOST, "accept:4", "eagain:3", NULL };
+	const char *env[] = { "PATH=/usr/bin:/bin", NULL };
+	static char out[4096], err[4096];
+	int st = t_run(argv, env, out, sizeof(out), err, sizeof(err), 60000);
+	T_ASSERT(st == 0, "the wrapper exited %d: %s", st, err);
+	const char *p = strstr(out, "pid ");
+	T_ASSERT(p != NULL, "no pid from the host");
+	long pid = strtol(p + 4, NULL, 10);
+	char json[400], match[200];
+	snprintf(json, sizeof(json), "%s/journal.json", c.dir);
+	snprintf(match, sizeof(match), "ACCEPT4SHIM_PID=%ld ACCEPT4SHIM_CALL=accept4", pid);
+	T_ASSERT(ck_journal_settled(match, json, 7) == 7, "7 entries for %s", match);
+	char *all = ck_read(json, NULL);
+	T_ASSERT(ck_lines(all, "\"ACCEPT4SHIM_LOCAL\":\"unix:@a4s-libhost-") == 7, "local");
+	T_ASSERT(ck_lines(all, "\"ACCEPT4SHIM_PEER\":\"unix:\"") == 4, "peers of the accepted");
+	T_ASSERT(ck_lines(all, "\"ACCEPT4SHIM_FLAGS\":\"SOCK_CLOEXEC\"") == 7, "flags");
+	free(all);
+	snprintf(match, sizeof(match), "ACCEPT4SHIM_PID=%ld ACCEPT4SHIM_ERRNO=EAGAIN", pid);
+	T_ASSERT(ck_journal(match, json) == 3, "journalctl %s", match);
+	snprintf(match, sizeof(match), "OBJECT_PID=%ld ACCEPT4SHIM_SUMMARY=exit ACCEPT4SHIM_CALLS=7",
+		 pid);
+	T_ASSERT(ck_journal_settled(match, json, 1) == 1, "journalctl %s", match);
+	ck_cleanup(&c);
+	kill(journald, SIGTERM);
+	waitpid(journald, NULL, 0);
+}
+
+START_TEST(wrapper_collect_to_journald_one_entry_per_record)
+{
+	T_IN_CHILD(journald_child, NULL);
+}
+END_TEST
+
 START_TEST(wrapper_collect_ends_as_the_command_ended)
 {
 	struct ck_collector c;
@@ -491,6 +534,7 @@ int main(void)
 		CASE(another_users_collector_refuses_and_the_host_traces_in_process),
 		CASE(wrapper_collect_waits_for_everything_the_command_made),
 		CASE(wrapper_collect_ends_as_the_command_ended),
+		CASE(wrapper_collect_to_journald_one_entry_per_record),
 	};
 
 

@@ -52,68 +52,6 @@ static void wait_lines(const char *path, const char *word, long lines)
 	}
 }
 
-static void private_mounts(void)
-{
-	T_CHECK(unshare(CLONE_NEWNS) == 0);
-	T_CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
-}
-
-static pid_t start_journald(void)
-{
-	/* A /run of our own: journald's sockets and its volatile journal. */
-	T_CHECK(mount("a4s-run", "/run", "tmpfs", 0, "mode=755") == 0);
-	T_CHECK(mkdir("/run/systemd", 0755) == 0);
-	T_CHECK(mkdir("/run/systemd/journal", 0755) == 0);
-	struct stat st;
-	if (stat("/var/log/journal", &st) == 0)
-		T_CHECK(mount("a4s-journal", "/var/log/journal", "tmpfs", 0, "mode=755") == 0);
-	T_ASSERT(stat("/etc/machine-id", &st) == 0 && st.st_size > 0,
-		 "journald needs /etc/machine-id (systemd-machine-id-setup makes it)");
-	pid_t pid = fork();
-	T_CHECK(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		execl(A4S_JOURNALD, A4S_JOURNALD, (char *)NULL);
-		_exit(127);
-	}
-	for (int t = 0; t < 500; t++) {
-		if (stat(A4S_JOURNALD_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
-			return pid;
-		usleep(10000);
-	}
-	T_ASSERT(false, "systemd-journald (%s) did not start", A4S_JOURNALD);
-	return -1;
-}
-
-/* journalctl's JSON for MATCH into path; the number of entries. */
-static long journal(const char *match, const char *path)
-{
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "journalctl --no-pager -o json %s > %s", match, path);
-	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	const char *env[] = { "PATH=/usr/bin:/bin:/usr/sbin:/sbin", NULL };
-	char err[4096];
-	int st = t_run(argv, env, NULL, 0, err, sizeof(err), 60000);
-	T_ASSERT(st == 0, "journalctl: status %d: %s", st, err);
-	char *b = ck_read(path, NULL);
-	long n = b ? ck_lines(b, NULL) : 0;
-	free(b);
-	return n;
-}
-
-/* Once journald has at least `want` entries matching (the case's timeout
- * is the deadline), how many it has. */
-static long journal_settled(const char *match, const char *path, long want)
-{
-	long n;
-	while ((n = journal(match, path)) < want)
-		usleep(20000);
-	return n;
-}
-
 /*
  * "journald (native protocol, one entry per record with fields
  * ACCEPT4SHIM_CALL, ... and a readable MESSAGE)", so that
@@ -125,8 +63,8 @@ static long journal_settled(const char *match, const char *path, long want)
 static void journald_child(void *arg)
 {
 	(void)arg;
-	private_mounts();
-	pid_t journald = start_journald();
+	ck_private_mounts();
+	pid_t journald = ck_start_journald(A4S_JOURNALD);
 	struct ck_collector c;
 	ck_dir(&c, 0);
 	T_ASSERT(ck_start(&c, 0, (const char *[]){ "--log=journald", NULL }, NULL), "collector");
@@ -157,7 +95,7 @@ static void journald_child(void *arg)
 	snprintf(found, sizeof(found), "%s/emfile.json", c.dir);
 	for (int i = 1; i <= BATCHES; i++) {
 		T_ASSERT(ck_host_expect(&h, "drained ") == 0, "batch %d taken", i);
-		T_ASSERT(journal_settled("SYSLOG_IDENTIFIER=accept4shim", all, i * BATCH) ==
+		T_ASSERT(ck_journal_settled("SYSLOG_IDENTIFIER=accept4shim", all, i * BATCH) ==
 				 i * BATCH,
 			 "entries of batch %d", i);
 		ck_host_go(&h);
@@ -168,10 +106,10 @@ static void journald_child(void *arg)
 	T_ASSERT(emfile > 10, "the records have EMFILE failures");
 
 	/* 600 records and the exit summary. */
-	T_ASSERT(journal_settled("SYSLOG_IDENTIFIER=accept4shim", all, 601) == 601, "entries");
-	T_ASSERT(journal("ACCEPT4SHIM_ERRNO=EMFILE", found) == emfile,
+	T_ASSERT(ck_journal_settled("SYSLOG_IDENTIFIER=accept4shim", all, 601) == 601, "entries");
+	T_ASSERT(ck_journal("ACCEPT4SHIM_ERRNO=EMFILE", found) == emfile,
 		 "journalctl ACCEPT4SHIM_ERRNO=EMFILE finds every EMFILE record");
-	T_ASSERT(journal("ACCEPT4SHIM_SUMMARY=exit ACCEPT4SHIM_CALLS=600 ACCEPT4SHIM_DROPPED=0",
+	T_ASSERT(ck_journal("ACCEPT4SHIM_SUMMARY=exit ACCEPT4SHIM_CALLS=600 ACCEPT4SHIM_DROPPED=0",
 			 found) == 1, "the summary entry");
 	char cmd[3000];
 	snprintf(cmd, sizeof(cmd), "python3 %s/tests/collector/journalcheck.py %s/expect %s",
@@ -188,7 +126,7 @@ static void journald_child(void *arg)
 	static const char entry[] = "MESSAGE=through a memfd\nACCEPT4SHIM_CALL=memfd-test\n";
 	T_ASSERT(a4s_journald_send(fd, entry, sizeof(entry) - 1, 0) == (long)sizeof(entry) - 1,
 		 "sent");
-	T_ASSERT(journal_settled("ACCEPT4SHIM_CALL=memfd-test", found, 1) == 1,
+	T_ASSERT(ck_journal_settled("ACCEPT4SHIM_CALL=memfd-test", found, 1) == 1,
 		 "journald took the memfd entry");
 	close(fd);
 
@@ -210,7 +148,7 @@ END_TEST
 static void syslog_child(void *arg)
 {
 	(void)arg;
-	private_mounts();
+	ck_private_mounts();
 	T_CHECK(mount("a4s-dev", "/dev", "tmpfs", 0, "size=64k,mode=755") == 0);
 	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un un = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
@@ -446,7 +384,7 @@ END_TEST
 static void full_disk_child(void *arg)
 {
 	(void)arg;
-	private_mounts();
+	ck_private_mounts();
 	struct ck_collector c;
 	ck_dir(&c, 0);
 	char disk[512], path[1024], log[1100];
