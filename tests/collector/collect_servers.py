@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Real servers from Debian under accept4shim --collect.
 
-    servers.py SCENARIO --wrapper PATH
+    collect_servers.py SCENARIO --wrapper PATH
 
 nginx_workers   nginx, a master and two worker processes, run through the
                 wrapper's --collect with a JSON trace per process (%p):
@@ -34,27 +34,10 @@ REQUESTS = 300
 SCENARIO_SECONDS = 100
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(what, predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise Failure("timed out waiting for " + what)
-        time.sleep(0.05)
+# The trace's own server tests' helpers (tests/trace/servers.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "trace"))
+from servers import Failure, check, free_port, wait_for  # noqa: E402
 
 
 def listening(port):
