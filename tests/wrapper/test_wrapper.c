@@ -326,6 +326,9 @@ static const char *const bad_options[] = {
 	"--log-skip=EFOO", "--log-skip=eagain", "--log-skip=EAGAIN,", "--log-skip=EAGAIN|EINTR",
 	"--log-skip=11", "--stats-interval=", "--stats-interval=-1", "--stats-interval=1.5",
 	"--stats-interval=10s", "--stats-interval=4294967296", "--stats-interval= 5",
+	/* --collect needs a --log; journald is the collector's alone; a
+	 * collector's socket is absolute. */
+	"--collect", "--log=journald", "--log=collector:sock", "--log=collector:",
 };
 #define N_BAD (int)(sizeof(bad_options) / sizeof(bad_options[0]))
 
@@ -365,6 +368,21 @@ START_TEST(a_bad_log_skip_or_interval_is_named_with_the_accepted_values)
 	ck_assert_msg(strstr(r.err, "'5m'") && strstr(r.err, "--stats-interval") &&
 			      strstr(r.err, "whole seconds, 0 up to 4294967295"),
 		      "%s", r.err);
+}
+END_TEST
+
+/* --collect starts a collector: no one-line form for --dry-run, and not
+ * one that writes to a collector. */
+START_TEST(collect_refuses_dry_run_and_a_collector_destination)
+{
+	struct run r;
+	run_wrapper(&r, NULL, "--collect", "--log=stderr", "--dry-run", A4S_PROBE, NULL);
+	ck_assert_int_eq(exit_code(&r), 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--dry-run cannot show --collect"));
+	run_wrapper(&r, NULL, "--collect", "--log=collector:/run/a4s.sock", A4S_PROBE, NULL);
+	ck_assert_int_eq(exit_code(&r), 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--collect needs --log=DEST"));
+	ck_assert_str_eq(r.out, "");
 }
 END_TEST
 
@@ -770,7 +788,7 @@ START_TEST(help_prints_every_option_on_stdout_and_exits_0)
 {
 	static const char *const options[] = { "--mode=", "--inherit=", "--retry", "--add-flags=",
 					       "--log=", "--log-format=", "--log-skip=", "--stats",
-					       "--stats-interval=", "--dry-run",
+					       "--stats-interval=", "--collect", "--dry-run",
 					       "--help", "--version" };
 	struct run r;
 	run_wrapper(&r, NULL, "--help", NULL);
@@ -806,6 +824,7 @@ static Suite *wrapper_suite(void)
 	tcase_add_loop_test(t, a_bad_option_or_value_prints_usage_to_stderr_and_exits_2, 0, N_BAD);
 	tcase_add_test(t, a_bad_value_is_named_with_the_accepted_values);
 	tcase_add_test(t, a_bad_log_skip_or_interval_is_named_with_the_accepted_values);
+	tcase_add_test(t, collect_refuses_dry_run_and_a_collector_destination);
 	tcase_add_test(t, an_option_missing_its_value_exits_2);
 	tcase_add_test(t, no_command_is_a_usage_error);
 	suite_add_tcase(s, t);
