@@ -179,6 +179,10 @@ static void fall_back(const char *happened, int err)
 		a4s_complain_collector(sock_path(), happened, err,
 				       "tracing in-process to stderr instead");
 	close_sock();
+	/* No ring could be made (a sandbox refused memfd_create or mmap):
+	 * nothing was written into one. */
+	if (!ring.base)
+		return;
 	/* seq_cst, with the writers' fence after their commit: a writer
 	 * either sees INPROCESS, or its commit is seen here. */
 	uint64_t head = atomic_load(&ring.hdr->head);
@@ -242,8 +246,8 @@ static void first_outcome(int r)
 	else if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR || r == -ENAMETOOLONG ||
 		 r == -ELOOP)
 		fall_back("no collector listens there", -r);
-	else if (r == -EACCES || r == -EPROTO || r == -EINVAL || r == -EBUSY || r == -EPERM)
-		fall_back("refused this process's ring", -r);
+	else if (r == -EACCES || r == -EPROTO || r == -EINVAL || r == -EBUSY)
+		fall_back("refused this process's ring", -r); /* the collector's answers */
 	else
 		fall_back("cannot hand the ring over", -r);
 }
@@ -328,6 +332,8 @@ static __attribute__((noinline)) void make_ring(void)
 	}
 	if (r < 0) {
 		/* memfd_create or mmap refused (a sandbox): in-process. */
+		memset(&ring, 0, sizeof(ring));
+		ring.fd = -1;
 		atomic_store(&state, PENDING);
 		fall_back("cannot make the ring", -r);
 		return;

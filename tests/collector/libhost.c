@@ -28,6 +28,9 @@
  *   errno:N       accept:N with errno set to 4242 before each call, which
  *                 must find it unchanged, then one accept4 failing with
  *                 EAGAIN, which must set it: "errno ok", or exit 3
+ *   deny:NAME     from now on the system call NAME (memfd_create, mmap,
+ *                 sendmsg: calls this program makes no use of) fails with
+ *                 EPERM (a seccomp filter, as a sandbox would): "denied NAME"
  *   sleep:MS      sleeps
  *   wait          "waiting", then reads a line from stdin
  *   kill          SIGKILL, now
@@ -42,7 +45,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -107,6 +115,37 @@ static void *thread_accepts(void *arg)
 {
 	do_accept((long)arg);
 	return NULL;
+}
+
+/* A seccomp filter: the named call fails with EPERM, every other runs. */
+static void deny(const char *name)
+{
+	static const struct {
+		const char *name;
+		long nr;
+	} calls[] = { { "memfd_create", SYS_memfd_create }, { "mmap", SYS_mmap },
+		      { "sendmsg", SYS_sendmsg } };
+	long nr = -1;
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (strcmp(name, calls[i].name) == 0)
+			nr = calls[i].nr;
+	if (nr < 0) {
+		fprintf(stderr, "a4s_libhost: cannot deny %s\n", name);
+		exit(2);
+	}
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		die("seccomp");
 }
 
 static void sleep_ms(long ms)
@@ -244,6 +283,9 @@ static void run(const char *a)
 		}
 		close(l);
 		printf("errno ok\n");
+	} else if (strncmp(a, "deny:", 5) == 0) {
+		deny(a + 5);
+		printf("denied %s\n", a + 5);
 	} else if (sscanf(a, "sleep:%ld", &x) == 1) {
 		sleep_ms(x);
 	} else if (strcmp(a, "wait") == 0) {

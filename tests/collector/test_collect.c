@@ -375,6 +375,42 @@ START_TEST(no_collector_at_the_path_is_said_once_and_the_host_traces_in_process)
 }
 END_TEST
 
+/* A sandbox that refuses what the ring or its hand-over needs: the host
+ * says so once and traces in-process; nothing else changes for it. */
+START_TEST(a_sandbox_refusing_the_ring_or_the_link_leaves_the_host_tracing_in_process)
+{
+	static const char *const calls[] = { "deny:memfd_create", "deny:mmap", "deny:sendmsg" };
+	static const char *const said[] = { "cannot make the ring: operation not permitted",
+					    "cannot make the ring: operation not permitted",
+					    "cannot hand the ring over: operation not permitted" };
+	struct ck_collector c;
+	start(&c, 0);
+	for (int i = 0; i < 3; i++) {
+		char err[320];
+		snprintf(err, sizeof(err), "%s/host-%d.err", c.dir, i);
+		struct ck_host h;
+		const char *actions[] = { calls[i], "accept:3", NULL };
+		host(&h, c.sock, 0, err, actions);
+		long pid = ck_host_expect(&h, "pid ");
+		ck_host_expect(&h, "denied ");
+		ck_host_expect(&h, "accepted 3");
+		ck_assert_msg(ck_host_wait(&h) == 0, "%s: the host did not exit 0", calls[i]);
+		char *buf = host_stderr(err);
+		ck_assert_msg(ck_lines(buf, "accept4shim: collector ") == 1 &&
+				      ck_lines(buf, said[i]) == 1 &&
+				      ck_lines(buf, "tracing in-process to stderr instead") == 1,
+			      "%s: %s", calls[i], buf);
+		ck_assert_int_eq(ck_lines(buf, " call=accept4 "), 3);
+		free(buf);
+		buf = out_of(&c, pid);
+		ck_assert_int_eq(ck_lines(buf, NULL), 0);
+		free(buf);
+	}
+	ck_assert_int_eq(ck_stop(&c), 0);
+	ck_cleanup(&c);
+}
+END_TEST
+
 START_TEST(another_users_collector_refuses_and_the_host_traces_in_process)
 {
 	struct ck_collector c;
@@ -532,6 +568,7 @@ int main(void)
 		CASE(errno_is_left_alone_on_success_and_set_on_failure),
 		CASE(no_collector_at_the_path_is_said_once_and_the_host_traces_in_process),
 		CASE(another_users_collector_refuses_and_the_host_traces_in_process),
+		CASE(a_sandbox_refusing_the_ring_or_the_link_leaves_the_host_tracing_in_process),
 		CASE(wrapper_collect_waits_for_everything_the_command_made),
 		CASE(wrapper_collect_ends_as_the_command_ended),
 		CASE(wrapper_collect_to_journald_one_entry_per_record),
