@@ -192,15 +192,38 @@ static void fall_back(const char *happened, int err)
 
 /* ---- the link ---- */
 
+/* The socket, and below the ring, opened as the trace's file is: past a
+ * full descriptor table (EMFILE) by raising the soft limit for a moment,
+ * so that a process whose first record is an EMFILE still reaches the
+ * collector (fdplace.h). */
+static int connect_once(void *arg)
+{
+	int fd;
+	int r = a4s_ringlink_connect(arg, &fd);
+	return r < 0 ? r : fd;
+}
+
+static int create_once(void *arg)
+{
+	const struct a4s_config *cfg = arg;
+	uint32_t flags = cfg->stats ? A4S_RING_HOST_STATS : 0;
+	int r = a4s_ring_create(&ring, 0, a4s_self_pid(), flags, cfg->log_skip);
+	return r < 0 ? r : ring.fd;
+}
+
 /* Connects to PATH and sends the hello with the ring; waits at most wait_ms
  * for the answer. 0: taken; -ETIMEDOUT: no answer yet (the socket is kept,
  * AWAITING); else why not (the socket is gone). */
 static int hand_over(int wait_ms)
 {
-	int fd;
-	int r = a4s_ringlink_connect(sock_path(), &fd);
-	if (r < 0)
-		return r;
+	union {
+		const char *c;
+		void *v;
+	} path = { sock_path() };
+	int fd = a4s_open_past_emfile(connect_once, path.v);
+	if (fd < 0)
+		return fd;
+	int r;
 	/* Out of the program's way, like the trace's own descriptor. */
 	fd = a4s_fd_place(fd);
 	struct a4s_ident id;
@@ -321,10 +344,13 @@ static __attribute__((noinline)) void make_ring(void)
 	int was = IDLE;
 	if (!atomic_compare_exchange_strong(&state, &was, MAKING))
 		return;
-	uint32_t flags = config->stats ? A4S_RING_HOST_STATS : 0;
-	int r = a4s_ring_create(&ring, 0, a4s_self_pid(), flags, config->log_skip);
+	union {
+		const struct a4s_config *c;
+		void *v;
+	} cfg = { config };
+	int r = a4s_open_past_emfile(create_once, cfg.v);
 	struct a4s_ident id;
-	if (r == 0) {
+	if (r >= 0) {
 		ring.fd = a4s_fd_place(ring.fd);
 		r = a4s_identify(ring.fd, NULL, 0, &id);
 		if (r < 0)
@@ -349,9 +375,9 @@ static __attribute__((noinline)) void make_ring(void)
  * Another thread is making the ring (a thread pool's first calls come all
  * at once): a few system calls, tens of microseconds. Waited for, yielding,
  * rather than have this record written in-process while the others go to
- * the collector; but never long, and never for ourselves (a signal handler
- * that interrupted the making): after MAKING_WAIT_NS the record is written
- * in-process.
+ * the collector; but never long: after MAKING_WAIT_NS the record is written
+ * in-process. (A signal handler that interrupted the making in its own
+ * thread waits that long for nothing, once.)
  */
 #define MAKING_WAIT_NS (20 * 1000 * 1000ULL)
 

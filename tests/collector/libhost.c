@@ -31,6 +31,10 @@
  *   deny:NAME     from now on the system call NAME (memfd_create, mmap,
  *                 sendmsg: calls this program makes no use of) fails with
  *                 EPERM (a seccomp filter, as a sandbox would): "denied NAME"
+ *   emfile        a connection waiting, every descriptor below the soft
+ *                 RLIMIT_NOFILE (64; hard 4096) taken, then accept4, which
+ *                 must fail with EMFILE:
+ *                 "emfile ok" (the descriptors are given back after)
  *   sleep:MS      sleeps
  *   wait          "waiting", then reads a line from stdin
  *   kill          SIGKILL, now
@@ -49,6 +53,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -286,6 +291,30 @@ static void run(const char *a)
 	} else if (strncmp(a, "deny:", 5) == 0) {
 		deny(a + 5);
 		printf("denied %s\n", a + 5);
+	} else if (strcmp(a, "emfile") == 0) {
+		struct sockaddr_un sun;
+		socklen_t len;
+		int l = listener(0, &sun, &len);
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c < 0 || connect(c, (struct sockaddr *)&sun, len) < 0)
+			die("connect");
+		struct rlimit lim = { 64, 4096 }; /* the soft limit reached, as servers do */
+		if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+			die("setrlimit");
+		int taken[64], n = 0;
+		while (n < 64 && (taken[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+			n++;
+		int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		int e = errno;
+		while (n > 0)
+			close(taken[--n]);
+		if (s >= 0 || e != EMFILE) {
+			fprintf(stderr, "a4s_libhost: accept4 gave %d, errno %d, not EMFILE\n", s, e);
+			exit(3);
+		}
+		close(c);
+		close(l);
+		printf("emfile ok\n");
 	} else if (sscanf(a, "sleep:%ld", &x) == 1) {
 		sleep_ms(x);
 	} else if (strcmp(a, "wait") == 0) {

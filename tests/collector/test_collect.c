@@ -375,6 +375,28 @@ START_TEST(no_collector_at_the_path_is_said_once_and_the_host_traces_in_process)
 }
 END_TEST
 
+/* "A call that fails for want of descriptors (EMFILE, ENFILE) is recorded,
+ * the process's first call included": its ring and socket are had past the
+ * full table, and the record reaches the collector. */
+START_TEST(a_first_call_failing_with_emfile_reaches_the_collector)
+{
+	struct ck_collector c;
+	start(&c, 0);
+	struct ck_host h;
+	const char *actions[] = { "emfile", NULL };
+	host(&h, c.sock, 0, NULL, actions);
+	long pid = ck_host_expect(&h, "pid ");
+	ck_host_expect(&h, "emfile ok");
+	ck_assert_int_eq(ck_host_wait(&h), 0);
+	char *buf = wait_exit_summary(&c, pid);
+	ck_assert_int_eq(records_of(buf, pid), 1);
+	ck_assert_int_eq(ck_lines(buf, "\"errno\":\"EMFILE\""), 1);
+	free(buf);
+	ck_assert_int_eq(ck_stop(&c), 0);
+	ck_cleanup(&c);
+}
+END_TEST
+
 /* A sandbox that refuses what the ring or its hand-over needs: the host
  * says so once and traces in-process; nothing else changes for it. */
 START_TEST(a_sandbox_refusing_the_ring_or_the_link_leaves_the_host_tracing_in_process)
@@ -569,6 +591,7 @@ int main(void)
 		CASE(no_collector_at_the_path_is_said_once_and_the_host_traces_in_process),
 		CASE(another_users_collector_refuses_and_the_host_traces_in_process),
 		CASE(a_sandbox_refusing_the_ring_or_the_link_leaves_the_host_tracing_in_process),
+		CASE(a_first_call_failing_with_emfile_reaches_the_collector),
 		CASE(wrapper_collect_waits_for_everything_the_command_made),
 		CASE(wrapper_collect_ends_as_the_command_ended),
 		CASE(wrapper_collect_to_journald_one_entry_per_record),
