@@ -18,35 +18,17 @@
 #include "stats.h"
 #include "trace.h"
 
-/*
- * The process's state, one word:
- * IDLE      no ring yet in this process; the first record makes it.
- * MAKING    one thread is making it (a few system calls): a record that
- *           comes meanwhile waits for it, a little (wait_for_ring).
- * PENDING   the ring is there and every record goes into it, but no
- *           collector has said it takes it: a writer looks at the state
- *           again after its commit, in case the process has fallen back.
- * TAKEN     a collector took the ring: records go there for good.
- * INPROCESS no collector would take it: records are written in-process.
- */
-enum { IDLE, MAKING, PENDING, TAKEN, INPROCESS };
-
 /* The link to a collector, looked at once a second. */
 enum { UNLINKED, AWAITING, LINKED };
 
 static const struct a4s_config *config;
-static atomic_int state;
 static atomic_int link_state;
-/* Written by the thread that makes the ring, before it publishes PENDING
- * (release); read-only afterwards until a new process resets it. */
-static struct a4s_ring ring = { .fd = -1 };
 static unsigned long long ring_dev, ring_ino;
 /* The socket to the collector: -1, or ours (checked against its identity
  * before anything is done with it: the program may have closed our number
  * and got it back for a file of its own). */
 static atomic_int sock = -1;
 static atomic_ullong sock_dev, sock_ino;
-static _Atomic uint64_t check_at_ns;
 /* Said once per process: the fall-back, a lost collector. */
 static atomic_bool said_inprocess, said_gone;
 
@@ -75,10 +57,13 @@ static void close_sock(void)
 
 /* ---- records ---- */
 
+struct a4s_collect_hot a4s_collect = { .ring = { .fd = -1 } };
+
+
 /* A full ring: the record is counted by its outcome in the ring's header
  * (the collector's summary of this process says it) and in the process's
  * own counters. */
-static __attribute__((noinline)) void count_dropped(const struct a4s_call *c, int result)
+void a4s_collect_dropped(const struct a4s_call *c, int result)
 {
 	struct a4s_ring_record rec = {
 		.fd = result >= 0 ? result : -1,
@@ -86,69 +71,8 @@ static __attribute__((noinline)) void count_dropped(const struct a4s_call *c, in
 		.retries = c->retries,
 		.how = c->emulated ? A4S_RING_EMULATED : A4S_RING_NATIVE,
 	};
-	a4s_ring_count(&ring.hdr->dropped, &rec);
+	a4s_ring_count(&a4s_collect.ring.hdr->dropped, &rec);
 	a4s_stats_dropped();
-}
-
-/*
- * The record, written straight into its slot: every field, each address
- * by the system call that gives it (the listener's from the cache, or
- * getsockname; the peer's from getpeername) into the slot's own bytes.
- * Those calls return at once, so the reservation is held for a moment,
- * as ring.h asks; a ring that is full costs no getpeername at all.
- */
-static inline __attribute__((always_inline)) void fill(struct a4s_ring_record *rec,
-							const struct a4s_call *c, int result,
-							const struct timespec *ts, uint64_t started_ns,
-							uint64_t ended_ns)
-{
-	rec->ts_sec = ts->tv_sec;
-	rec->ts_nsec = (uint32_t)ts->tv_nsec;
-	rec->pid = a4s_self_pid();
-	rec->tid = a4s_self_tid();
-	rec->listen_fd = c->listen_fd;
-	rec->flags = c->flags;
-	rec->fd = result >= 0 ? result : -1;
-	rec->err = result >= 0 ? 0 : -result;
-	rec->retries = c->retries;
-	rec->dur_ns = ended_ns - started_ns;
-	rec->call = c->is_accept4 ? A4S_RING_ACCEPT4 : A4S_RING_ACCEPT;
-	rec->how = c->emulated ? A4S_RING_EMULATED : A4S_RING_NATIVE;
-	_Static_assert(sizeof(rec->local) == sizeof(struct sockaddr_storage) &&
-			       sizeof(rec->peer) == sizeof(struct sockaddr_storage) &&
-			       offsetof(struct a4s_ring_slot, rec.local) % 8 == 0 &&
-			       offsetof(struct a4s_ring_slot, rec.peer) % 8 == 0,
-		       "a slot's addresses are sockaddr_storage");
-	socklen_t ll = a4s_listener_address(c->listen_fd, result, ended_ns,
-					    (struct sockaddr_storage *)(void *)rec->local);
-	unsigned has = ll ? A4S_RING_HAS_LOCAL : 0;
-	socklen_t pl = sizeof(rec->peer);
-	if (result >= 0 && a4s_getpeername(result, (struct sockaddr *)(void *)rec->peer, &pl) == 0)
-		has |= A4S_RING_HAS_PEER;
-	else
-		pl = 0;
-	rec->local_len = (uint8_t)(ll < A4S_RING_ADDR_MAX ? ll : A4S_RING_ADDR_MAX);
-	rec->peer_len = (uint8_t)(pl < A4S_RING_ADDR_MAX ? pl : A4S_RING_ADDR_MAX);
-	rec->has = (uint8_t)has;
-}
-
-/* Reserve, fill the slot in place, commit: no lock. The position, or
- * UINT64_MAX when the ring was full (the record counted as dropped). */
-static inline __attribute__((always_inline)) uint64_t append(const struct a4s_call *c, int result,
-							     uint64_t started_ns,
-							     uint64_t ended_ns)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t pos;
-	struct a4s_ring_record *rec = a4s_ring_reserve(&ring, &pos);
-	if (__builtin_expect(!rec, 0)) {
-		count_dropped(c, result);
-		return UINT64_MAX;
-	}
-	fill(rec, c, result, &ts, started_ns, ended_ns);
-	a4s_ring_commit(&ring, pos);
-	return pos;
 }
 
 /* The record at pos, written in-process by whichever thread moves its
@@ -158,7 +82,7 @@ static inline __attribute__((always_inline)) uint64_t append(const struct a4s_ca
  * writer, who will see the fall-back after its commit. */
 static void claim_and_write(uint64_t pos)
 {
-	struct a4s_ring_slot *s = &ring.slots[pos & ring.mask];
+	struct a4s_ring_slot *s = &a4s_collect.ring.slots[pos & a4s_collect.ring.mask];
 	uint64_t committed = a4s_ring_committed(pos);
 	if (!atomic_compare_exchange_strong(&s->seq, &committed, a4s_ring_busy(pos)))
 		return;
@@ -172,8 +96,8 @@ static void claim_and_write(uint64_t pos)
  * and those already in the ring are written there too. */
 static void fall_back(const char *happened, int err)
 {
-	int was = PENDING;
-	if (!atomic_compare_exchange_strong(&state, &was, INPROCESS))
+	int was = A4S_COLLECT_PENDING;
+	if (!atomic_compare_exchange_strong(&a4s_collect.state, &was, A4S_COLLECT_INPROCESS))
 		return;
 	if (!atomic_exchange(&said_inprocess, true))
 		a4s_complain_collector(sock_path(), happened, err,
@@ -181,12 +105,12 @@ static void fall_back(const char *happened, int err)
 	close_sock();
 	/* No ring could be made (a sandbox refused memfd_create or mmap):
 	 * nothing was written into one. */
-	if (!ring.base)
+	if (!a4s_collect.ring.base)
 		return;
 	/* seq_cst, with the writers' fence after their commit: a writer
-	 * either sees INPROCESS, or its commit is seen here. */
-	uint64_t head = atomic_load(&ring.hdr->head);
-	for (uint64_t pos = atomic_load(&ring.cons->tail); pos < head; pos++)
+	 * either sees A4S_COLLECT_INPROCESS, or its commit is seen here. */
+	uint64_t head = atomic_load(&a4s_collect.ring.hdr->head);
+	for (uint64_t pos = atomic_load(&a4s_collect.ring.cons->tail); pos < head; pos++)
 		claim_and_write(pos);
 }
 
@@ -207,8 +131,8 @@ static int create_once(void *arg)
 {
 	const struct a4s_config *cfg = arg;
 	uint32_t flags = cfg->stats ? A4S_RING_HOST_STATS : 0;
-	int r = a4s_ring_create(&ring, 0, a4s_self_pid(), flags, cfg->log_skip);
-	return r < 0 ? r : ring.fd;
+	int r = a4s_ring_create(&a4s_collect.ring, 0, a4s_self_pid(), flags, cfg->log_skip);
+	return r < 0 ? r : a4s_collect.ring.fd;
 }
 
 /* Connects to PATH and sends the hello with the ring; waits at most wait_ms
@@ -236,11 +160,11 @@ static int hand_over(int wait_ms)
 	atomic_store(&sock, fd);
 	/* The memfd sent must still be ours, not a file the program put at
 	 * its number. */
-	if (!is_ours(ring.fd, ring_dev, ring_ino)) {
+	if (!is_ours(a4s_collect.ring.fd, ring_dev, ring_ino)) {
 		close_sock();
 		return -EBADF;
 	}
-	r = a4s_ringlink_handover(fd, &ring, wait_ms);
+	r = a4s_ringlink_handover(fd, &a4s_collect.ring, wait_ms);
 	if (r == -ETIMEDOUT) {
 		atomic_store(&link_state, AWAITING);
 		return r;
@@ -255,8 +179,8 @@ static int hand_over(int wait_ms)
 
 static void taken(void)
 {
-	int was = PENDING;
-	atomic_compare_exchange_strong(&state, &was, TAKEN);
+	int was = A4S_COLLECT_PENDING;
+	atomic_compare_exchange_strong(&a4s_collect.state, &was, A4S_COLLECT_TAKEN);
 }
 
 /* An outcome of the first hand-over (or of its late answer). */
@@ -280,7 +204,7 @@ static void look(uint64_t now, uint64_t due);
 
 /* errno as the caller had it: the C library's syscall() sets it when a
  * call fails, and a traced call that succeeds must leave it alone. */
-static __attribute__((noinline)) void look_now(uint64_t now, uint64_t due)
+void a4s_collect_look(uint64_t now, uint64_t due)
 {
 	int saved_errno = errno;
 	look(now, due);
@@ -289,9 +213,9 @@ static __attribute__((noinline)) void look_now(uint64_t now, uint64_t due)
 
 static void look(uint64_t now, uint64_t due)
 {
-	if (!atomic_compare_exchange_strong(&check_at_ns, &due, now + A4S_SECOND_NS))
+	if (!atomic_compare_exchange_strong(&a4s_collect.check_at_ns, &due, now + A4S_SECOND_NS))
 		return;
-	int s = atomic_load(&state);
+	int s = atomic_load(&a4s_collect.state);
 	int l = atomic_load(&link_state);
 	int fd = atomic_load(&sock);
 	if (l != UNLINKED && !is_ours(fd, atomic_load(&sock_dev), atomic_load(&sock_ino))) {
@@ -310,7 +234,7 @@ static void look(uint64_t now, uint64_t due)
 		}
 		close_sock();
 		atomic_store(&link_state, UNLINKED);
-		if (s == PENDING) {
+		if (s == A4S_COLLECT_PENDING) {
 			first_outcome(r);
 			return;
 		}
@@ -334,15 +258,15 @@ static void look(uint64_t now, uint64_t due)
 	/* UNLINKED: a collector (restarted) is looked for; no waiting, its
 	 * answer is read at the next look. */
 	int r = hand_over(0);
-	if (s == PENDING)
+	if (s == A4S_COLLECT_PENDING)
 		first_outcome(r);
 }
 
 /* The first record of the process: the ring, then the hand-over. */
 static __attribute__((noinline)) void make_ring(void)
 {
-	int was = IDLE;
-	if (!atomic_compare_exchange_strong(&state, &was, MAKING))
+	int was = A4S_COLLECT_IDLE;
+	if (!atomic_compare_exchange_strong(&a4s_collect.state, &was, A4S_COLLECT_MAKING))
 		return;
 	union {
 		const struct a4s_config *c;
@@ -351,23 +275,23 @@ static __attribute__((noinline)) void make_ring(void)
 	int r = a4s_open_past_emfile(create_once, cfg.v);
 	struct a4s_ident id;
 	if (r >= 0) {
-		ring.fd = a4s_fd_place(ring.fd);
-		r = a4s_identify(ring.fd, NULL, 0, &id);
+		a4s_collect.ring.fd = a4s_fd_place(a4s_collect.ring.fd);
+		r = a4s_identify(a4s_collect.ring.fd, NULL, 0, &id);
 		if (r < 0)
-			a4s_ring_destroy(&ring);
+			a4s_ring_destroy(&a4s_collect.ring);
 	}
 	if (r < 0) {
 		/* memfd_create or mmap refused (a sandbox): in-process. */
-		memset(&ring, 0, sizeof(ring));
-		ring.fd = -1;
-		atomic_store(&state, PENDING);
+		memset(&a4s_collect.ring, 0, sizeof(a4s_collect.ring));
+		a4s_collect.ring.fd = -1;
+		atomic_store(&a4s_collect.state, A4S_COLLECT_PENDING);
 		fall_back("cannot make the ring", -r);
 		return;
 	}
 	ring_dev = id.dev;
 	ring_ino = id.ino;
-	atomic_store(&check_at_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
-	atomic_store_explicit(&state, PENDING, memory_order_release);
+	atomic_store(&a4s_collect.check_at_ns, a4s_monotonic_ns() + A4S_SECOND_NS);
+	atomic_store_explicit(&a4s_collect.state, A4S_COLLECT_PENDING, memory_order_release);
 	first_outcome(hand_over(A4S_COLLECT_HELLO_MS));
 }
 
@@ -385,21 +309,21 @@ static __attribute__((noinline)) int wait_for_ring(void)
 {
 	uint64_t until = a4s_monotonic_ns() + MAKING_WAIT_NS;
 	int s;
-	while ((s = atomic_load_explicit(&state, memory_order_acquire)) == MAKING &&
+	while ((s = atomic_load_explicit(&a4s_collect.state, memory_order_acquire)) == A4S_COLLECT_MAKING &&
 	       a4s_monotonic_ns() < until)
 		syscall(SYS_sched_yield);
 	return s;
 }
 
-/* Before a collector has said it takes the ring. */
+/* Before a collector has said it takes the a4s_collect.ring. */
 static __attribute__((noinline)) bool record_pending(const struct a4s_call *c, int result,
 						     uint64_t started_ns, uint64_t ended_ns)
 {
-	uint64_t pos = append(c, result, started_ns, ended_ns);
+	uint64_t pos = a4s_collect_append(c, result, started_ns, ended_ns);
 	if (pos == UINT64_MAX)
 		return true;
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load(&state) == INPROCESS)
+	if (atomic_load(&a4s_collect.state) == A4S_COLLECT_INPROCESS)
 		claim_and_write(pos);
 	return true;
 }
@@ -409,8 +333,8 @@ static __attribute__((noinline)) bool record_pending(const struct a4s_call *c, i
 static bool slow(const struct a4s_call *c, int result, uint64_t started_ns, uint64_t ended_ns,
 		 int s);
 
-static __attribute__((noinline)) bool call_slow(const struct a4s_call *c, int result,
-						uint64_t started_ns, uint64_t ended_ns, int s)
+bool a4s_collect_slow(const struct a4s_call *c, int result, uint64_t started_ns,
+		      uint64_t ended_ns, int s)
 {
 	int saved_errno = errno;
 	bool taken = slow(c, result, started_ns, ended_ns, s);
@@ -421,51 +345,44 @@ static __attribute__((noinline)) bool call_slow(const struct a4s_call *c, int re
 static bool slow(const struct a4s_call *c, int result, uint64_t started_ns, uint64_t ended_ns,
 		 int s)
 {
-	if (s == IDLE) {
+	if (s == A4S_COLLECT_IDLE) {
 		make_ring();
-		s = atomic_load_explicit(&state, memory_order_acquire);
+		s = atomic_load_explicit(&a4s_collect.state, memory_order_acquire);
 	}
-	if (s == MAKING)
+	if (s == A4S_COLLECT_MAKING)
 		s = wait_for_ring();
-	if (s == PENDING) {
-		uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
+	if (s == A4S_COLLECT_PENDING) {
+		uint64_t due = atomic_load_explicit(&a4s_collect.check_at_ns, memory_order_relaxed);
 		if (ended_ns >= due)
-			look_now(ended_ns, due);
-		s = atomic_load_explicit(&state, memory_order_acquire);
-		if (s == PENDING)
+			a4s_collect_look(ended_ns, due);
+		s = atomic_load_explicit(&a4s_collect.state, memory_order_acquire);
+		if (s == A4S_COLLECT_PENDING)
 			return record_pending(c, result, started_ns, ended_ns);
 	}
-	if (s == TAKEN) {
-		append(c, result, started_ns, ended_ns);
+	if (s == A4S_COLLECT_TAKEN) {
+		a4s_collect_append(c, result, started_ns, ended_ns);
 		return true;
 	}
-	return false; /* INPROCESS, or MAKING for longer than we wait */
+	return false; /* A4S_COLLECT_INPROCESS, or A4S_COLLECT_MAKING for longer than we wait */
 }
 
-bool a4s_collect_call(const struct a4s_call *c, int result, uint64_t started_ns,
-		      uint64_t ended_ns)
+bool a4s_collect_call_outline(const struct a4s_call *c, int result, uint64_t started_ns,
+			      uint64_t ended_ns)
 {
-	int s = atomic_load_explicit(&state, memory_order_acquire);
-	if (__builtin_expect(s != TAKEN, 0))
-		return call_slow(c, result, started_ns, ended_ns, s);
-	uint64_t due = atomic_load_explicit(&check_at_ns, memory_order_relaxed);
-	if (__builtin_expect(ended_ns >= due, 0))
-		look_now(ended_ns, due);
-	append(c, result, started_ns, ended_ns);
-	return true;
+	return a4s_collect_call(c, result, started_ns, ended_ns);
 }
 
 bool a4s_collect_takes_summaries(void)
 {
 	if (!config || config->log_kind != A4S_LOG_COLLECTOR)
 		return false;
-	int s = atomic_load(&state);
-	return s == TAKEN || (s == PENDING && atomic_load(&link_state) == AWAITING);
+	int s = atomic_load(&a4s_collect.state);
+	return s == A4S_COLLECT_TAKEN || (s == A4S_COLLECT_PENDING && atomic_load(&link_state) == AWAITING);
 }
 
 void a4s_collect_settle(void)
 {
-	if (!config || config->log_kind != A4S_LOG_COLLECTOR || atomic_load(&state) != PENDING ||
+	if (!config || config->log_kind != A4S_LOG_COLLECTOR || atomic_load(&a4s_collect.state) != A4S_COLLECT_PENDING ||
 	    atomic_load(&link_state) != AWAITING)
 		return;
 	int fd = atomic_load(&sock);
@@ -485,24 +402,24 @@ void a4s_collect_settle(void)
 
 void a4s_collect_after_fork(void)
 {
-	if (atomic_load(&state) == IDLE)
+	if (atomic_load(&a4s_collect.state) == A4S_COLLECT_IDLE)
 		return;
 	/* The parent's: never written here. Unmapped, so that nothing of
 	 * this process can reach it; its descriptors closed if they are still
 	 * ours (the child may have reused the numbers), so that the collector
 	 * sees the parent's end when the parent's comes. */
-	if (ring.base)
-		syscall(SYS_munmap, ring.base, ring.size);
-	if (is_ours(ring.fd, ring_dev, ring_ino))
-		a4s_close(ring.fd);
-	memset(&ring, 0, sizeof(ring));
-	ring.fd = -1;
+	if (a4s_collect.ring.base)
+		syscall(SYS_munmap, a4s_collect.ring.base, a4s_collect.ring.size);
+	if (is_ours(a4s_collect.ring.fd, ring_dev, ring_ino))
+		a4s_close(a4s_collect.ring.fd);
+	memset(&a4s_collect.ring, 0, sizeof(a4s_collect.ring));
+	a4s_collect.ring.fd = -1;
 	close_sock();
 	atomic_store(&link_state, UNLINKED);
-	atomic_store(&check_at_ns, 0);
+	atomic_store(&a4s_collect.check_at_ns, 0);
 	atomic_store(&said_inprocess, false);
 	atomic_store(&said_gone, false);
-	atomic_store(&state, IDLE);
+	atomic_store(&a4s_collect.state, A4S_COLLECT_IDLE);
 }
 
 /* Unloading (dlclose): no descriptor of ours is left behind. The mapping
@@ -510,9 +427,9 @@ void a4s_collect_after_fork(void)
  * they do), and a write into an unmapped ring would kill the program. */
 __attribute__((destructor(101))) static void release_at_unload(void)
 {
-	if (atomic_load(&state) == IDLE)
+	if (atomic_load(&a4s_collect.state) == A4S_COLLECT_IDLE)
 		return;
 	close_sock();
-	if (is_ours(ring.fd, ring_dev, ring_ino))
-		a4s_close(ring.fd);
+	if (is_ours(a4s_collect.ring.fd, ring_dev, ring_ino))
+		a4s_close(a4s_collect.ring.fd);
 }

@@ -9,6 +9,7 @@
 #include <accept4shim.h>
 #include "accept_path.h"
 #include "clock.h"
+#include "collect.h"
 #include "errnames.h"
 #include "fastpath.h"
 #include "init.h"
