@@ -59,7 +59,6 @@ static void close_sock(void)
 
 struct a4s_collect_hot a4s_collect = { .ring = { .fd = -1 } };
 
-
 /* A full ring: the record is counted by its outcome in the ring's header
  * (the collector's summary of this process says it) and in the process's
  * own counters. */
