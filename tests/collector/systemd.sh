@@ -5,9 +5,10 @@
 # on a stand-in nginx.service, the collector's ExecStart pointed at the
 # build's program, which must exist), and a key systemd does not know,
 # added to a copy of the drop-in, is reported (so the drop-in is read).
-#   systemd.sh SOURCE_DIR COLLECTOR
+#   systemd.sh SOURCE_DIR COLLECTOR_DIR (where accept4shim-collector is)
 set -u
-src=$1 collector=$2
+src=$1 collector=$2/accept4shim-collector
+[ -x "$collector" ] || { echo "FAIL: no $collector"; exit 1; }
 command -v systemd-analyze >/dev/null || { echo "FAIL: systemd-analyze missing (scripts/deps/collector.txt installs systemd)"; exit 1; }
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
