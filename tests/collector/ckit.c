@@ -188,10 +188,12 @@ void ck_host(struct ck_host *h, const char *sock, uid_t uid, const char *const a
 {
 	char opt[320];
 	snprintf(opt, sizeof(opt), "--socket=%s", sock);
-	const char *argv[64] = { CK_FAKEHOST, opt };
+	const char *argv[256] = { CK_FAKEHOST, opt };
 	int n = 2;
-	for (int i = 0; args && args[i] && n < 63; i++)
+	for (int i = 0; args && args[i]; i++) {
+		T_ASSERT(n < 255, "more arguments than a test should need: not cut short");
 		argv[n++] = args[i];
+	}
 	argv[n] = NULL;
 	extern char **environ;
 	const char *const *env;
