@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "listeners.h"
+#include "window.h"
 
 #define A4S_EXPORT __attribute__((visibility("default")))
 
@@ -137,13 +138,19 @@ __attribute__((constructor)) static void bind_at_load(void)
 		f_;                                                                    \
 	})
 
+/* After each call: the fork window's kinds (window.h) of the numbers it may
+ * have changed are forgotten, whatever it returned, in every process. */
 A4S_EXPORT int close(int fd)
 {
 	close_fn *real = NEXT(next_close);
-	if (!a4s_listeners_active())
-		return real(fd);
+	if (!a4s_listeners_active()) {
+		int r = real(fd);
+		a4s_window_forget(fd, fd);
+		return r;
+	}
 	a4s_listeners_pin(fd, fd);
 	int r = real(fd);
+	a4s_window_forget(fd, fd);
 	a4s_listeners_unpin(fd, fd);
 	return r;
 }
@@ -152,13 +159,21 @@ A4S_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
 	close_range_fn *real = NEXT(next_close_range);
 	/* CLOSE_RANGE_CLOEXEC alone closes nothing. */
-	if (!a4s_listeners_active() || (flags & CLOSE_RANGE_CLOEXEC))
+	if (flags & CLOSE_RANGE_CLOEXEC)
 		return real(lo, hi, flags);
-	int first = lo > (unsigned)A4S_LISTENERS ? A4S_LISTENERS : (int)lo;
-	int last = hi >= (unsigned)A4S_LISTENERS ? A4S_LISTENERS - 1 : (int)hi;
-	a4s_listeners_pin(first, last);
+	int first = lo > (unsigned)A4S_WINDOW_KINDS ? A4S_WINDOW_KINDS : (int)lo;
+	int last = hi >= (unsigned)A4S_WINDOW_KINDS ? A4S_WINDOW_KINDS - 1 : (int)hi;
+	if (!a4s_listeners_active()) {
+		int r = real(lo, hi, flags);
+		a4s_window_forget(first, last);
+		return r;
+	}
+	int pin_first = first > A4S_LISTENERS ? A4S_LISTENERS : first;
+	int pin_last = last >= A4S_LISTENERS ? A4S_LISTENERS - 1 : last;
+	a4s_listeners_pin(pin_first, pin_last);
 	int r = real(lo, hi, flags);
-	a4s_listeners_unpin(first, last);
+	a4s_window_forget(first, last);
+	a4s_listeners_unpin(pin_first, pin_last);
 	return r;
 }
 
@@ -167,20 +182,26 @@ A4S_EXPORT void closefrom(int lo)
 	closefrom_fn *real = NEXT(next_closefrom);
 	if (!a4s_listeners_active()) {
 		real(lo);
+		a4s_window_forget(lo, A4S_WINDOW_KINDS - 1);
 		return;
 	}
 	a4s_listeners_pin(lo, A4S_LISTENERS - 1);
 	real(lo);
+	a4s_window_forget(lo, A4S_WINDOW_KINDS - 1);
 	a4s_listeners_unpin(lo, A4S_LISTENERS - 1);
 }
 
 A4S_EXPORT int dup2(int fd, int to)
 {
 	dup2_fn *real = NEXT(next_dup2);
-	if (!a4s_listeners_active())
-		return real(fd, to);
+	if (!a4s_listeners_active()) {
+		int r = real(fd, to);
+		a4s_window_forget(to, to);
+		return r;
+	}
 	a4s_listeners_pin(to, to);
 	int r = real(fd, to);
+	a4s_window_forget(to, to);
 	a4s_listeners_unpin(to, to);
 	return r;
 }
@@ -188,10 +209,14 @@ A4S_EXPORT int dup2(int fd, int to)
 A4S_EXPORT int dup3(int fd, int to, int flags)
 {
 	dup3_fn *real = NEXT(next_dup3);
-	if (!a4s_listeners_active())
-		return real(fd, to, flags);
+	if (!a4s_listeners_active()) {
+		int r = real(fd, to, flags);
+		a4s_window_forget(to, to);
+		return r;
+	}
 	a4s_listeners_pin(to, to);
 	int r = real(fd, to, flags);
+	a4s_window_forget(to, to);
 	a4s_listeners_unpin(to, to);
 	return r;
 }
@@ -199,10 +224,14 @@ A4S_EXPORT int dup3(int fd, int to, int flags)
 A4S_EXPORT int listen(int fd, int backlog)
 {
 	listen_fn *real = NEXT(next_listen);
-	if (!a4s_listeners_active())
-		return real(fd, backlog);
+	if (!a4s_listeners_active()) {
+		int r = real(fd, backlog);
+		a4s_window_forget(fd, fd);
+		return r;
+	}
 	a4s_listeners_pin(fd, fd);
 	int r = real(fd, backlog);
+	a4s_window_forget(fd, fd);
 	a4s_listeners_unpin(fd, fd);
 	return r;
 }

@@ -18,7 +18,11 @@
  * (gate.h), never the program anything; the first fork that gives up on it
  * makes us look again. "Blocking" is only a hint that poll comes first,
  * and is checked before any wait, since a listener that is now
- * non-blocking must get its EAGAIN at once.
+ * non-blocking must get its EAGAIN at once. In the preloaded library the
+ * calls through which a number comes to name another listener (numbers.c:
+ * close, close_range, closefrom, dup2, dup3, listen) forget what was known
+ * of it, so that only a change made behind the C library's back (a raw
+ * system call, F_SETFL clearing O_NONBLOCK) costs that one wait.
  */
 _Atomic unsigned char a4s_window_kinds[A4S_WINDOW_KINDS];
 #define kinds a4s_window_kinds
@@ -32,10 +36,33 @@ static enum kind kind_of(int fd)
 				    : UNKNOWN;
 }
 
+/* The highest number ever remembered: what a4s_window_forget looks at. */
+static _Atomic int highest;
+
 static void remember(int fd, enum kind k)
 {
-	if ((unsigned)fd < KINDS)
-		atomic_store_explicit(&kinds[fd], (unsigned char)k, memory_order_relaxed);
+	if ((unsigned)fd >= KINDS)
+		return;
+	atomic_store_explicit(&kinds[fd], (unsigned char)k, memory_order_relaxed);
+	int h = atomic_load_explicit(&highest, memory_order_relaxed);
+	while (h < fd && !atomic_compare_exchange_weak_explicit(&highest, &h, fd,
+								memory_order_relaxed,
+								memory_order_relaxed))
+		;
+}
+
+void a4s_window_forget(int lo, int hi)
+{
+	int h = atomic_load_explicit(&highest, memory_order_relaxed);
+	if (lo < 0)
+		lo = 0;
+	if (hi > h)
+		hi = h;
+	/* Loads first: a number never accepted on (every connection a
+	 * server closes) is UNKNOWN already, and its line stays shared. */
+	for (int fd = lo; fd <= hi; fd++)
+		if (atomic_load_explicit(&kinds[fd], memory_order_relaxed) != UNKNOWN)
+			atomic_store_explicit(&kinds[fd], UNKNOWN, memory_order_relaxed);
 }
 
 void a4s_window_blocked_after_all(int fd)

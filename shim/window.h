@@ -74,6 +74,11 @@ static inline __attribute__((always_inline)) int a4s_window_accept(int fd, struc
 	return a4s_window_accept_slow(fd, addr, addrlen);
 }
 
+/* Numbers lo..hi (inclusive) may name other sockets now (numbers.c, after
+ * a close, dup2, listen...): what was known of them is forgotten. Atomics
+ * only: async-signal-safe, as close is. */
+A4S_HIDDEN void a4s_window_forget(int lo, int hi);
+
 /* In a new process (fork, _Fork, clone): the gate and the claims as if no
  * thread had ever passed; the other threads do not exist here. */
 A4S_HIDDEN void a4s_window_new_process(void);

@@ -498,6 +498,63 @@ START_TEST(a_thread_stuck_in_accept_inside_the_window_costs_one_fork_one_wait)
 END_TEST
 
 /*
+ * A number that named a non-blocking listener comes to name a blocking one,
+ * through the C library: closed and another listener made (it takes the
+ * lowest free number), or another listener dup2'd onto it. What the window
+ * knew of the old listener must not be trusted for the new one: the next
+ * accept4 waits outside the window (in poll) and no fork waits for it.
+ * Before numbers.c forgot the kind, the accept went straight into the
+ * window and blocked there, and the next fork waited, gave up and counted
+ * it (the stuck_reader case above).
+ */
+enum { BY_CLOSE, BY_DUP2 };
+
+static void replaced_listener(void *arg)
+{
+	int way = *(const int *)arg;
+	guard(30);
+	struct t_listener old, fresh;
+	t_listen(&old, T_UNIX_ABSTRACT, SOCK_NONBLOCK);
+	int n = old.fd;
+	/* The library learns that n does not block. */
+	T_ASSERT(accept4(n, NULL, NULL, SOCK_CLOEXEC) == -1 && errno == EAGAIN, "warm-up");
+	if (way == BY_CLOSE) {
+		t_close_listener(&old);
+		t_listen(&fresh, T_UNIX_ABSTRACT, 0);
+		T_ASSERT(fresh.fd == n, "the new listener has %d, not %d", fresh.fd, n);
+	} else {
+		t_listen(&fresh, T_UNIX_ABSTRACT, 0);
+		T_CHECK(dup2(fresh.fd, n) == n);
+	}
+	struct blocked b;
+	pthread_t t;
+	start_blocked(&b, &t, n);
+	long nr = wait_until_blocked(&b, false);
+	T_ASSERT(nr != SYS_accept && nr != SYS_accept4,
+		 "%s: blocked inside the window on what was known of the old listener",
+		 way == BY_CLOSE ? "close" : "dup2");
+	uint64_t before = timeouts();
+	for (int i = 0; i < 5; i++)
+		T_ASSERT(fork_and_reap(false) == 0, "fork %d", i);
+	T_ASSERT(timeouts() == before, "forks waited for a thread in poll");
+	int c = connect_to(&fresh);
+	join(t);
+	T_ASSERT(b.fd >= 0 && t_cloexec(b.fd), "fd %d, %s", b.fd, strerror(b.err));
+	close(b.fd);
+	close(c);
+	if (way == BY_DUP2)
+		t_close_listener(&old); /* n, now a second descriptor of fresh's */
+	t_close_listener(&fresh);
+}
+
+START_TEST(a_blocking_listener_put_where_a_non_blocking_one_was_is_looked_at_anew)
+{
+	static int ways[] = { BY_CLOSE, BY_DUP2 };
+	T_IN_CHILD(replaced_listener, &ways[_i]);
+}
+END_TEST
+
+/*
  * A raw clone's child (no fork handler ran) starts with a copy of its
  * parent's gate, a thread of the parent's inside it: here one stuck in
  * accept inside the window, as in stuck_reader. The child's own children
@@ -771,6 +828,9 @@ int main(void)
 	const char *mode = getenv("ACCEPT4SHIM_MODE");
 	if (preloaded() && mode && strcmp(mode, "emulate") == 0)
 		tcase_add_test(tc, a_thread_stuck_in_accept_inside_the_window_costs_one_fork_one_wait);
+	if (preloaded() && mode && strcmp(mode, "emulate") == 0)
+		tcase_add_loop_test(tc, a_blocking_listener_put_where_a_non_blocking_one_was_is_looked_at_anew,
+				    0, 2);
 	if (preloaded() && mode && strcmp(mode, "emulate") == 0)
 		tcase_add_test(tc,
 			       a_raw_clones_child_makes_children_without_waiting_for_its_parents_threads);
