@@ -22,6 +22,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -138,20 +139,33 @@ __attribute__((constructor)) static void bind_at_load(void)
 		f_;                                                                    \
 	})
 
-/* After each call: the fork window's kinds (window.h) of the numbers it may
- * have changed are forgotten, whatever it returned, in every process. */
+/*
+ * Around each call: before it, the listener cache pins the numbers it may
+ * change (only in a process that writes records); after it, whatever it
+ * returned, the fork window forgets what it knew of them (window.h, in
+ * every process), then the pins go. Each clamps lo..hi to what it keeps.
+ */
+static bool before(int lo, int hi)
+{
+	if (!a4s_listeners_active())
+		return false;
+	a4s_listeners_pin(lo, hi);
+	return true;
+}
+
+static void after(int lo, int hi, bool pinned)
+{
+	a4s_window_forget(lo, hi);
+	if (pinned)
+		a4s_listeners_unpin(lo, hi);
+}
+
 A4S_EXPORT int close(int fd)
 {
 	close_fn *real = NEXT(next_close);
-	if (!a4s_listeners_active()) {
-		int r = real(fd);
-		a4s_window_forget(fd, fd);
-		return r;
-	}
-	a4s_listeners_pin(fd, fd);
+	bool pinned = before(fd, fd);
 	int r = real(fd);
-	a4s_window_forget(fd, fd);
-	a4s_listeners_unpin(fd, fd);
+	after(fd, fd, pinned);
 	return r;
 }
 
@@ -163,75 +177,43 @@ A4S_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 		return real(lo, hi, flags);
 	int first = lo > (unsigned)A4S_WINDOW_KINDS ? A4S_WINDOW_KINDS : (int)lo;
 	int last = hi >= (unsigned)A4S_WINDOW_KINDS ? A4S_WINDOW_KINDS - 1 : (int)hi;
-	if (!a4s_listeners_active()) {
-		int r = real(lo, hi, flags);
-		a4s_window_forget(first, last);
-		return r;
-	}
-	int pin_first = first > A4S_LISTENERS ? A4S_LISTENERS : first;
-	int pin_last = last >= A4S_LISTENERS ? A4S_LISTENERS - 1 : last;
-	a4s_listeners_pin(pin_first, pin_last);
+	bool pinned = before(first, last);
 	int r = real(lo, hi, flags);
-	a4s_window_forget(first, last);
-	a4s_listeners_unpin(pin_first, pin_last);
+	after(first, last, pinned);
 	return r;
 }
 
 A4S_EXPORT void closefrom(int lo)
 {
 	closefrom_fn *real = NEXT(next_closefrom);
-	if (!a4s_listeners_active()) {
-		real(lo);
-		a4s_window_forget(lo, A4S_WINDOW_KINDS - 1);
-		return;
-	}
-	a4s_listeners_pin(lo, A4S_LISTENERS - 1);
+	bool pinned = before(lo, A4S_WINDOW_KINDS - 1);
 	real(lo);
-	a4s_window_forget(lo, A4S_WINDOW_KINDS - 1);
-	a4s_listeners_unpin(lo, A4S_LISTENERS - 1);
+	after(lo, A4S_WINDOW_KINDS - 1, pinned);
 }
 
 A4S_EXPORT int dup2(int fd, int to)
 {
 	dup2_fn *real = NEXT(next_dup2);
-	if (!a4s_listeners_active()) {
-		int r = real(fd, to);
-		a4s_window_forget(to, to);
-		return r;
-	}
-	a4s_listeners_pin(to, to);
+	bool pinned = before(to, to);
 	int r = real(fd, to);
-	a4s_window_forget(to, to);
-	a4s_listeners_unpin(to, to);
+	after(to, to, pinned);
 	return r;
 }
 
 A4S_EXPORT int dup3(int fd, int to, int flags)
 {
 	dup3_fn *real = NEXT(next_dup3);
-	if (!a4s_listeners_active()) {
-		int r = real(fd, to, flags);
-		a4s_window_forget(to, to);
-		return r;
-	}
-	a4s_listeners_pin(to, to);
+	bool pinned = before(to, to);
 	int r = real(fd, to, flags);
-	a4s_window_forget(to, to);
-	a4s_listeners_unpin(to, to);
+	after(to, to, pinned);
 	return r;
 }
 
 A4S_EXPORT int listen(int fd, int backlog)
 {
 	listen_fn *real = NEXT(next_listen);
-	if (!a4s_listeners_active()) {
-		int r = real(fd, backlog);
-		a4s_window_forget(fd, fd);
-		return r;
-	}
-	a4s_listeners_pin(fd, fd);
+	bool pinned = before(fd, fd);
 	int r = real(fd, backlog);
-	a4s_window_forget(fd, fd);
-	a4s_listeners_unpin(fd, fd);
+	after(fd, fd, pinned);
 	return r;
 }
